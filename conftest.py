@@ -1,0 +1,1 @@
+pytest_plugins = ["narrative_devstack.pytest_plugin"]
