@@ -24,7 +24,7 @@ _Dumper.add_representer(str, _represent_str)
 
 def render_yaml(content: dict) -> str:
     """Render a config as YAML with the generated-file header."""
-    body = yaml.dump(content, Dumper=_Dumper, sort_keys=False, width=88)
+    body = yaml.dump(content, Dumper=_Dumper, sort_keys=False, width=4096)
     return HEADER + body
 
 

@@ -162,11 +162,12 @@ def slo_alerts(slo: s.Slo) -> list[Alert]:
         summary=f"The {title} error budget is burning fast enough to run out "
         "within days.",
         description=(
-            f"The {objective} objective ({slo.description}) is spending its "
-            f"{s.SLO_PERIOD} error budget at "
-            f"{_burn_windows_text(s.FAST_BURN_WINDOWS)} the sustainable rate. "
-            "Error ratio over the short window: "
-            '{{ $value | humanizePercentage }}.'
+            f"Objective: {objective} of {slo.description} over {s.SLO_PERIOD}. "
+            "The error budget is burning at "
+            f"{_burn_windows_text(s.FAST_BURN_WINDOWS)} the rate that would "
+            "spend it exactly in that period. "
+            "The error ratio over the longer window of the firing condition "
+            "is {{ $value | humanizePercentage }}."
         ),
         labels=labels,
     )
@@ -178,11 +179,12 @@ def slo_alerts(slo: s.Slo) -> list[Alert]:
         summary=f"The {title} error budget is burning faster than it can last "
         "the period.",
         description=(
-            f"The {objective} objective ({slo.description}) is spending its "
-            f"{s.SLO_PERIOD} error budget at "
-            f"{_burn_windows_text(s.SLOW_BURN_WINDOWS)} the sustainable rate. "
-            "Error ratio over the short window: "
-            '{{ $value | humanizePercentage }}.'
+            f"Objective: {objective} of {slo.description} over {s.SLO_PERIOD}. "
+            "The error budget is burning at "
+            f"{_burn_windows_text(s.SLOW_BURN_WINDOWS)} the rate that would "
+            "spend it exactly in that period. "
+            "The error ratio over the longer window of the firing condition "
+            "is {{ $value | humanizePercentage }}."
         ),
         labels=labels,
     )

@@ -127,10 +127,11 @@ class Slo:
     service: str
     # Fraction of good events the objective promises over SLO_PERIOD.
     objective: float
+    # What a good event is, completing "<objective> of ...".
+    description: str
     # PromQL for the ratio of bad events to all events, with `{window}` for
     # the range.
     error_ratio: str
-    description: str
 
 
 # The error budget is measured over 30 days.
@@ -151,12 +152,12 @@ GATEWAY_AVAILABILITY = Slo(
     title="gateway availability",
     service="gateway",
     objective=0.999,
+    description="requests through the gateway get a response below 500",
     error_ratio=(
         'sum(rate(traefik_entrypoint_requests_total{entrypoint="web",code=~"5.."}'
         "[{window}]))\n/\n"
         'sum(rate(traefik_entrypoint_requests_total{entrypoint="web"}[{window}]))'
     ),
-    description="99.9% of requests through the gateway get a response below 500",
 )
 
 # Single-row predictions on the inference service slower than 25 ms count as
@@ -168,6 +169,7 @@ PREDICTION_LATENCY = Slo(
     title="prediction latency",
     service="inference",
     objective=0.99,
+    description="single-row predictions are answered within 25 ms",
     error_ratio=(
         "1 - (\n"
         "  sum(rate(http_request_duration_seconds_bucket"
@@ -178,7 +180,6 @@ PREDICTION_LATENCY = Slo(
         f'{{job="inference",endpoint="{PREDICTION_ENDPOINT}"}}[{{window}}]))\n'
         ")"
     ),
-    description="99% of single-row predictions are answered within 25 ms",
 )
 
 SLOS = (GATEWAY_AVAILABILITY, PREDICTION_LATENCY)
