@@ -26,6 +26,7 @@ def create_app(
     settings: CommonSettings,
     lifespan: Lifespan | None = None,
     description: str = "",
+    **fastapi_options,
 ) -> FastAPI:
     """Return an app with error envelopes, metrics, request ids, health and profiling.
 
@@ -49,6 +50,7 @@ def create_app(
         description=description,
         lifespan=shared_lifespan,
         dependencies=[Depends(track_active_request)],
+        **fastapi_options,
     )
     app.state.settings = settings
     app.state.internal_token = settings.internal_token.get_secret_value()

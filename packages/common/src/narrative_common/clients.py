@@ -62,6 +62,24 @@ def create_mongo_client(
     )
 
 
+def mongo_check(client: AsyncMongoClient):
+    """Build a health check that pings MongoDB."""
+
+    async def check() -> None:
+        await client.admin.command("ping")
+
+    return check
+
+
+def redis_check(client: redis.Redis):
+    """Build a health check that pings Redis."""
+
+    async def check() -> None:
+        await client.ping()
+
+    return check
+
+
 def create_redis_client(settings: CommonSettings) -> redis.Redis:
     return redis.Redis.from_url(
         settings.redis_url,

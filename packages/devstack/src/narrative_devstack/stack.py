@@ -312,6 +312,7 @@ class Stack:
                 "--accessLog.bufferingSize=100",
                 "--accessLog.fields.headers.names.X-Request-Id=keep",
                 "--log.level=WARN",
+                "--log.format=json",
                 "--global.checkNewVersion=false",
                 "--global.sendAnonymousUsage=false",
             ],
