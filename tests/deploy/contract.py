@@ -18,9 +18,9 @@ SERVICE_HTTP_PATHS = {"/health", "/health/ready", "/health/detailed", "/metrics"
 WORKER_HTTP_PATHS = {"/health", "/metrics"}
 # Traefik serves /ping and /metrics on its metrics entry point.
 TRAEFIK_METRICS_PATHS = {"/ping", "/metrics"}
-# NOTE: the ForwardAuth path is set by k8s/base/ingressroute.yaml, because
-# the architecture doc does not name one yet.
-GATEWAY_EXTRA_PATHS = {"/auth/verify", "/docs", "/openapi.json"}
+# NOTE: the ForwardAuth path comes from services/gateway/traefik/dynamic.yml,
+# because the architecture doc does not name one yet.
+GATEWAY_EXTRA_PATHS = {"/auth/verify", "/docs", "/openapi.json", "/metrics/all"}
 
 # Runbook names that docker commands use; they are not in the services table.
 RUNBOOK_CONTAINERS = {

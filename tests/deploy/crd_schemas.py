@@ -74,6 +74,7 @@ INGRESS_ROUTE = _resource(
                                     "name": {"type": "string"},
                                     "namespace": {"type": "string"},
                                     "port": {"type": ["integer", "string"]},
+                                    "serversTransport": {"type": "string"},
                                 },
                                 "additionalProperties": False,
                             },
@@ -133,6 +134,20 @@ MIDDLEWARE = _resource(
                     "period": _DURATION,
                     "burst": {"type": "integer", "minimum": 1},
                 },
+                "additionalProperties": False,
+            },
+            "buffering": {
+                "type": "object",
+                "properties": {
+                    "maxRequestBodyBytes": {"type": "integer", "minimum": 0},
+                    "memRequestBodyBytes": {"type": "integer", "minimum": 0},
+                },
+                "additionalProperties": False,
+            },
+            "replacePath": {
+                "type": "object",
+                "required": ["path"],
+                "properties": {"path": {"type": "string", "pattern": "^/"}},
                 "additionalProperties": False,
             },
             "retry": {
@@ -205,7 +220,29 @@ SCALED_OBJECT = _resource(
     },
 )
 
+SERVERS_TRANSPORT = _resource(
+    "traefik.io/v1alpha1",
+    "ServersTransport",
+    {
+        "type": "object",
+        "properties": {
+            "forwardingTimeouts": {
+                "type": "object",
+                "properties": {
+                    "dialTimeout": _DURATION,
+                    "responseHeaderTimeout": _DURATION,
+                    "idleConnTimeout": _DURATION,
+                },
+                "additionalProperties": False,
+            },
+            "maxIdleConnsPerHost": {"type": "integer", "minimum": 0},
+        },
+        "additionalProperties": False,
+    },
+)
+
 CRD_SCHEMAS = {
+    ("traefik.io/v1alpha1", "ServersTransport"): SERVERS_TRANSPORT,
     ("traefik.io/v1alpha1", "IngressRoute"): INGRESS_ROUTE,
     ("traefik.io/v1alpha1", "Middleware"): MIDDLEWARE,
     ("keda.sh/v1alpha1", "ScaledObject"): SCALED_OBJECT,
