@@ -1,0 +1,255 @@
+"""Batch prediction of a CSV file, chunk by chunk, into an output CSV file.
+
+Every input column is read as text and written back unchanged, followed by
+`prediction` and, for classifiers, one `probability_<label>` column per class.
+Columns the model does not use (ids, the target) pass through unchanged.
+An empty field is a missing value: NaN for numeric columns, which the model's
+imputer fills as in training, and the empty string for categorical ones.
+Any field of a numeric column that is not a finite number rejects the whole
+file with 422 naming its line and column, before any output is returned.
+
+Line numbers count the header as line 1 and assume no field spans lines.
+"""
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from narrative_common.errors import FieldError
+
+from narrative_inference.models.errors import InputValidationError
+from narrative_inference.models.onnx_model import LoadedModel
+from narrative_inference.models.validation import MAX_REPORTED_ERRORS
+
+READ_BLOCK_BYTES = 4 * 1024 * 1024
+PREDICTION_COLUMN = "prediction"
+PROBABILITY_PREFIX = "probability_"
+
+
+@dataclass
+class BatchResult:
+    rows: int = 0
+    # Rows with a category the model never saw, by column.
+    unseen_categories: Counter[str] = field(default_factory=Counter)
+
+
+def read_header(source: BinaryIO) -> list[str]:
+    """Return the CSV's column names, read from its first line."""
+    first_line = source.readline()
+    source.seek(0)
+    try:
+        text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_error(
+            "file", "the file is not UTF-8 text; save it as UTF-8 CSV."
+        ) from exc
+    names = next(csv.reader(io.StringIO(text)), [])
+    if not names or names == [""]:
+        raise _file_error("file", "the file is empty; upload a CSV with a header line.")
+    return names
+
+
+def check_header(model: LoadedModel, names: list[str]) -> None:
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            errors.append(
+                FieldError(
+                    field=f"line 1, column {name}",
+                    message="duplicate column name; give each column its own name.",
+                )
+            )
+        seen.add(name)
+    for column in model.metadata.input_schema:
+        if column.name not in seen:
+            errors.append(
+                FieldError(
+                    field=f"line 1, column {column.name}",
+                    message="missing column: the model needs it; add it to the "
+                    "header (empty values are allowed).",
+                )
+            )
+    if errors:
+        raise _errors(errors)
+
+
+def output_names(model: LoadedModel, input_names: list[str]) -> list[str]:
+    """Name the appended columns, adding '_' while an input column has the name."""
+    wanted = [PREDICTION_COLUMN]
+    if model.metadata.problem_type == "classification":
+        wanted += [PROBABILITY_PREFIX + label for label in model.class_labels]
+    taken = set(input_names)
+    names = []
+    for name in wanted:
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def predict_csv(
+    model: LoadedModel,
+    source: BinaryIO,
+    output_path: Path,
+    *,
+    chunk_rows: int,
+    max_rows: int,
+) -> BatchResult:
+    """Predict every row of `source` into a CSV at `output_path`, or raise 422."""
+    names = read_header(source)
+    check_header(model, names)
+    appended = output_names(model, names)
+    reader = pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(block_size=READ_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    result = BatchResult()
+    writer: pacsv.CSVWriter | None = None
+    try:
+        while True:
+            try:
+                block = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise _file_error(
+                    f"after line {result.rows + 1}", _csv_message(exc)
+                ) from exc
+            for offset in range(0, block.num_rows, chunk_rows):
+                chunk = block.slice(offset, chunk_rows)
+                if result.rows + chunk.num_rows > max_rows:
+                    raise _file_error(
+                        "file",
+                        f"the file has more than {max_rows} rows; split it into "
+                        "smaller files.",
+                    )
+                table = _predict_chunk(model, chunk, appended, result)
+                if writer is None:
+                    writer = pacsv.CSVWriter(str(output_path), table.schema)
+                writer.write_table(table)
+                result.rows += chunk.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if result.rows == 0:
+        raise _file_error("file", "the file has a header but no rows; add rows.")
+    return result
+
+
+def _predict_chunk(
+    model: LoadedModel, chunk: pa.RecordBatch, appended: list[str], result: BatchResult
+) -> pa.Table:
+    first_line = result.rows + 2
+    errors: list[FieldError] = []
+    feed: dict[str, np.ndarray] = {}
+    for column in model.metadata.input_schema:
+        values = chunk.column(column.name)
+        if column.type == "numeric":
+            feed[column.onnx_input] = _numeric(values, column.name, first_line, errors)
+        else:
+            filled = values.fill_null("")
+            known = model.validator.categories.get(column.name)
+            if known is not None:
+                unseen = pc.invert(
+                    pc.or_(
+                        pc.is_in(
+                            filled, value_set=pa.array(sorted(known), pa.string())
+                        ),
+                        pc.equal(filled, ""),
+                    )
+                )
+                count = pc.sum(unseen).as_py() or 0
+                if count:
+                    result.unseen_categories[column.name] += count
+            feed[column.onnx_input] = filled.to_numpy(zero_copy_only=False).reshape(
+                -1, 1
+            )
+    if errors:
+        raise _errors(errors)
+    outputs = model.run(feed)
+    columns = list(chunk.columns)
+    columns.append(pa.array(outputs.labels))
+    if outputs.probabilities is not None:
+        columns.extend(
+            pa.array(outputs.probabilities[:, i])
+            for i in range(outputs.probabilities.shape[1])
+        )
+    return pa.Table.from_arrays(columns, names=[*chunk.schema.names, *appended])
+
+
+def _numeric(
+    values: pa.Array, name: str, first_line: int, errors: list[FieldError]
+) -> np.ndarray:
+    trimmed = pc.utf8_trim_whitespace(values)
+    try:
+        numbers = pc.cast(trimmed, pa.float32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        _report_unparsable(trimmed, name, first_line, errors)
+        return np.empty((0, 1), dtype=np.float32)
+    array = numbers.to_numpy(zero_copy_only=False)
+    missing = trimmed.is_null().to_numpy(zero_copy_only=False)
+    bad = ~np.isfinite(array) & ~missing
+    for index in np.flatnonzero(bad)[:MAX_REPORTED_ERRORS]:
+        errors.append(
+            FieldError(
+                field=f"line {first_line + int(index)}, column {name}",
+                message=f"{trimmed[int(index)].as_py()!r} is not a finite float32 "
+                "number; leave the field empty for a missing value.",
+            )
+        )
+    return array.reshape(-1, 1)
+
+
+def _report_unparsable(
+    values: pa.Array, name: str, first_line: int, errors: list[FieldError]
+) -> None:
+    for index, value in enumerate(values.to_pylist()):
+        if value is None:
+            continue
+        try:
+            pc.cast(pa.array([value], pa.string()), pa.float32())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            errors.append(
+                FieldError(
+                    field=f"line {first_line + index}, column {name}",
+                    message=f"{shown!r} is not a number; fix the value or leave "
+                    "the field empty for a missing value.",
+                )
+            )
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                return
+
+
+def _csv_message(exc: pa.ArrowInvalid) -> str:
+    return (
+        f"the CSV cannot be parsed ({str(exc)[:200]}); check quoting and the "
+        "number of fields per line."
+    )
+
+
+def _file_error(location: str, message: str) -> InputValidationError:
+    return _errors([FieldError(field=location, message=message)])
+
+
+def _errors(errors: list[FieldError]) -> InputValidationError:
+    shown = errors[:MAX_REPORTED_ERRORS]
+    summary = "; ".join(f"{error.field}: {error.message}" for error in shown[:3])
+    more = f" ({len(errors)} problems in all)" if len(errors) > 3 else ""
+    return InputValidationError(f"Invalid CSV file{more}. {summary}", fields=shown)
