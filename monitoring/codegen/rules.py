@@ -237,8 +237,7 @@ def contract_alerts() -> list[Alert]:
         ),
         Alert(
             name="HighActiveRequests",
-            expr="service:http_requests_active:sum "
-            f"> {s.ACTIVE_REQUESTS_THRESHOLD}",
+            expr=f"service:http_requests_active:sum > {s.ACTIVE_REQUESTS_THRESHOLD}",
             duration=s.ACTIVE_REQUESTS_FOR,
             severity="warning",
             summary=f"A service has more than {s.ACTIVE_REQUESTS_THRESHOLD} "

@@ -72,8 +72,10 @@ def cluster_config() -> dict:
         config = {"job_name": target.job, "metrics_path": target.metrics_path}
         if target.job == "prometheus":
             config["static_configs"] = [
-                {"targets": [f"localhost:{target.local_port}"], "labels": {
-                    "service": "prometheus"}}
+                {
+                    "targets": [f"localhost:{target.local_port}"],
+                    "labels": {"service": "prometheus"},
+                }
             ]
         else:
             config["dns_sd_configs"] = [
