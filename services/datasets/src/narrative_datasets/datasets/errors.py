@@ -1,0 +1,26 @@
+"""Errors of the datasets domain."""
+
+from narrative_common.errors import ConflictError, NotFoundError
+
+
+class DatasetNotFoundError(NotFoundError):
+    code = "dataset_not_found"
+
+    def __init__(self, dataset_id: str) -> None:
+        super().__init__(
+            f"Dataset {dataset_id} was not found. List your datasets with "
+            "GET /api/v1/datasets."
+        )
+
+
+class DatasetInUseError(ConflictError):
+    code = "dataset_in_use"
+
+    def __init__(self, dataset_id: str, models: list[dict]) -> None:
+        listed = ", ".join(f"{m.get('name') or m['id']} ({m['id']})" for m in models)
+        super().__init__(
+            f"Dataset {dataset_id} was used to train {len(models)} models: {listed}. "
+            "Delete those models first, or repeat the request with ?cascade=true "
+            "to delete them with the dataset."
+        )
+        self.models = models

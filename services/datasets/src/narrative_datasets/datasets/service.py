@@ -1,0 +1,235 @@
+"""Dataset use cases: upload, read, preview and delete, each scoped to one user."""
+
+import asyncio
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bson import ObjectId
+from starlette.requests import Request
+
+from narrative_common.auth import User
+from narrative_common.clients import ObjectStore
+from narrative_common.errors import AppError
+from narrative_common.logging import get_logger
+from narrative_common.pagination import Page, PageParams
+from narrative_datasets.datasets.dependents import Dependents
+from narrative_datasets.datasets.documents import (
+    build_document,
+    to_dataset,
+    to_internal_dataset,
+    to_profile,
+)
+from narrative_datasets.datasets.errors import DatasetInUseError, DatasetNotFoundError
+from narrative_datasets.datasets.preview import read_window
+from narrative_datasets.datasets.repository import DELETING, DatasetRepository
+from narrative_datasets.datasets.schemas import (
+    Dataset,
+    DatasetProfile,
+    InternalDataset,
+    Preview,
+)
+from narrative_datasets.ingest.pipeline import file_format, ingest_file
+from narrative_datasets.metrics import DATASET_METRICS, DatasetMetrics
+from narrative_datasets.settings import DatasetsSettings
+from narrative_datasets.upload.receiver import receive_upload
+
+log = get_logger(__name__)
+
+CSV_CONTENT_TYPE = "text/csv"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+
+class DatasetService:
+    def __init__(
+        self,
+        settings: DatasetsSettings,
+        repository: DatasetRepository,
+        store: ObjectStore,
+        dependents: Dependents,
+        metrics: DatasetMetrics = DATASET_METRICS,
+    ) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.store = store
+        self.dependents = dependents
+        self.metrics = metrics
+        self.bucket = settings.s3_bucket_uploads
+
+    @contextmanager
+    def _stage(self, stage: str):
+        started = time.perf_counter()
+        yield
+        self.metrics.stage_duration.labels(stage).observe(time.perf_counter() - started)
+
+    async def upload(self, user: User, request: Request) -> Dataset:
+        """Receive, parse and profile an upload; store objects, then metadata."""
+        work_dir = Path(tempfile.mkdtemp(prefix="dataset-", dir=self.settings.temp_dir))
+        try:
+            return await self._upload(user, request, work_dir)
+        except AppError as exc:
+            if exc.status_code < 500:
+                self.metrics.rejected.labels(exc.code).inc()
+                log.info("dataset.upload.rejected", reason=exc.code, detail=exc.message)
+            raise
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+    async def _upload(self, user: User, request: Request, work_dir: Path) -> Dataset:
+        with self._stage("receive"):
+            received = await receive_upload(
+                request, work_dir / "upload", self.settings.max_upload_bytes
+            )
+        fmt = file_format(received.filename)
+        sheet = received.fields.get("sheet") or None
+        result = await asyncio.to_thread(
+            ingest_file, received.path, received.filename, sheet, work_dir
+        )
+        for stage, seconds in result.timings.items():
+            self.metrics.stage_duration.labels(stage).observe(seconds)
+
+        dataset_id = str(ObjectId())
+        raw = {
+            "bucket": self.bucket,
+            "key": f"raw/{user.id}/{dataset_id}/{received.filename}",
+        }
+        curated = {
+            "bucket": self.bucket,
+            "key": f"curated/{user.id}/{dataset_id}.parquet",
+        }
+        name = (received.fields.get("name") or "").strip() or Path(
+            received.filename
+        ).stem
+        document = build_document(
+            dataset_id=dataset_id,
+            user_id=user.id,
+            name=name,
+            filename=received.filename,
+            size_bytes=received.size_bytes,
+            result=result,
+            raw_object=raw,
+            curated_object=curated,
+            created_at=datetime.now(UTC),
+        )
+        content_type = CSV_CONTENT_TYPE if fmt == "csv" else XLSX_CONTENT_TYPE
+        with self._stage("store"):
+            await self._store(
+                document, received.path, content_type, result.parquet_path
+            )
+        self.metrics.record_created(user.id, dataset_id, document["rows"])
+        log.info(
+            "dataset.created",
+            dataset_id=dataset_id,
+            rows=document["rows"],
+            columns=document["column_count"],
+            size_bytes=received.size_bytes,
+        )
+        return to_dataset(document)
+
+    async def _store(
+        self, document: dict, raw_path: Path, content_type: str, parquet_path: Path
+    ) -> None:
+        """Write both objects, then the metadata; on failure remove what was written."""
+        written: list[str] = []
+        try:
+            raw, curated = document["raw_object"], document["curated_object"]
+            written.append(raw["key"])
+            await self.store.put_file(self.bucket, raw["key"], raw_path, content_type)
+            written.append(curated["key"])
+            await self.store.put_file(
+                self.bucket, curated["key"], parquet_path, PARQUET_CONTENT_TYPE
+            )
+            await self.repository.insert(document)
+        except BaseException:
+            await self._remove_objects(document["_id"], written)
+            raise
+
+    async def _remove_objects(self, dataset_id: str, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                await self.store.delete(self.bucket, key)
+            except Exception as exc:  # noqa: BLE001 - cleanup must try every key
+                log.error(
+                    "dataset.cleanup.failed",
+                    dataset_id=dataset_id,
+                    key=key,
+                    error=str(exc),
+                )
+
+    async def list_page(self, user: User, page: PageParams) -> Page[Dataset]:
+        documents, total = await self.repository.list_page(
+            user.id, page.limit, page.offset
+        )
+        return Page[Dataset](
+            items=[to_dataset(document) for document in documents],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    async def _require(
+        self, user: User, dataset_id: str, *, with_profile=False
+    ) -> dict:
+        document = await self.repository.get(
+            user.id, dataset_id, with_profile=with_profile
+        )
+        if document is None:
+            raise DatasetNotFoundError(dataset_id)
+        return document
+
+    async def get(self, user: User, dataset_id: str) -> Dataset:
+        return to_dataset(await self._require(user, dataset_id))
+
+    async def get_internal(self, user: User, dataset_id: str) -> InternalDataset:
+        return to_internal_dataset(await self._require(user, dataset_id))
+
+    async def profile(self, user: User, dataset_id: str) -> DatasetProfile:
+        return to_profile(await self._require(user, dataset_id, with_profile=True))
+
+    async def preview(
+        self, user: User, dataset_id: str, offset: int, limit: int
+    ) -> Preview:
+        document = await self._require(user, dataset_id)
+        curated = document["curated_object"]
+        data = await self.store.get_bytes(curated["bucket"], curated["key"])
+        names, rows = await asyncio.to_thread(read_window, data, offset, limit)
+        return Preview(
+            columns=names, rows=rows, offset=offset, limit=limit, total=document["rows"]
+        )
+
+    async def delete(self, user: User, dataset_id: str, cascade: bool) -> None:
+        """Delete the dataset's objects and metadata, or nothing.
+
+        Models and analyses derived from the dataset go first. A failure after
+        the document is marked `deleting` leaves it hidden, and a retry
+        finishes the job without asking the other services again.
+        """
+        document = await self.repository.get_any_status(user.id, dataset_id)
+        if document is None:
+            raise DatasetNotFoundError(dataset_id)
+        if document["status"] != DELETING:
+            await self._release_dependents(user, dataset_id, cascade)
+            await self.repository.mark_deleting(user.id, dataset_id)
+        keys = [document["raw_object"]["key"], document["curated_object"]["key"]]
+        for key in keys:
+            await self.store.delete(self.bucket, key)
+        await self.repository.delete(user.id, dataset_id)
+        log.info("dataset.deleted", dataset_id=dataset_id, cascade=cascade)
+
+    async def _release_dependents(
+        self, user: User, dataset_id: str, cascade: bool
+    ) -> None:
+        models = await self.dependents.models_trained_on(user, dataset_id)
+        if models and not cascade:
+            raise DatasetInUseError(dataset_id, models)
+        await self.dependents.ensure_analysis_reachable()
+        for model in models:
+            await self.dependents.delete_model(user, model["id"])
+            log.info(
+                "dataset.model.deleted", dataset_id=dataset_id, model_id=model["id"]
+            )
+        await self.dependents.delete_analyses(user, dataset_id)
