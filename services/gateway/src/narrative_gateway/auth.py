@@ -3,8 +3,8 @@
 import structlog
 from cachetools import TTLCache
 from fastapi import APIRouter, Request, Response
-from narrative_common.errors import DependencyUnavailableError, UnauthorizedError
 
+from narrative_common.errors import DependencyUnavailableError, UnauthorizedError
 from narrative_gateway.activity import ActivityTracker
 from narrative_gateway.keys import KeyStore, hash_key
 from narrative_gateway.metrics import AUTH_REQUESTS

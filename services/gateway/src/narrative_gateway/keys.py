@@ -12,8 +12,9 @@ import secrets
 import sys
 from datetime import UTC, datetime
 
-from narrative_common.clients import create_mongo_client
 from pymongo import AsyncMongoClient
+
+from narrative_common.clients import create_mongo_client
 
 KEY_PREFIX = "nm_"
 COLLECTION = "api_keys"

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from prometheus_client import REGISTRY, generate_latest
+
 from narrative_common.app import create_app
 from narrative_common.clients import (
     create_mongo_client,
@@ -16,8 +18,6 @@ from narrative_common.clients import (
     redis_check,
 )
 from narrative_common.logging import configure_logging
-from prometheus_client import REGISTRY, generate_latest
-
 from narrative_gateway import __version__
 from narrative_gateway.activity import ActivityTracker
 from narrative_gateway.aggregate import Services

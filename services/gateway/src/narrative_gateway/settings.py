@@ -1,6 +1,7 @@
-from narrative_common.settings import CommonSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from narrative_common.settings import CommonSettings
 
 
 class GatewaySettings(CommonSettings):
