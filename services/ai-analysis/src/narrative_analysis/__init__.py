@@ -1,0 +1,3 @@
+"""Narrative analyses of datasets and trained models."""
+
+__version__ = "0.1.0"
