@@ -27,7 +27,7 @@ async def _prepare_storage(
 ) -> None:
     """Create indexes and the bucket, retrying until both dependencies answer."""
     retrying = AsyncRetrying(
-        wait=wait_exponential_jitter(initial=0.5, max=30.0),
+        wait=wait_exponential_jitter(multiplier=0.5, max=30.0),
         before_sleep=lambda state: log.warning(
             "storage.prepare.retry",
             attempt=state.attempt_number,
