@@ -11,6 +11,7 @@ CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 class AnalysisMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
         # outcome: success, rate_limited, server_error, timeout, connection_error,
         # client_error.
         self.openai_duration = Histogram(

@@ -113,7 +113,7 @@ class OpenAIClient:
             max_retries=0,
         )
         self._backoff = wait_exponential_jitter(
-            initial=settings.openai_backoff_initial_seconds,
+            multiplier=settings.openai_backoff_initial_seconds,
             max=settings.openai_backoff_max_seconds,
             jitter=settings.openai_backoff_initial_seconds,
         )
