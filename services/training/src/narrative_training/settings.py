@@ -26,7 +26,12 @@ class TrainingSettings(CommonSettings):
     # Times a job is started again after its worker died mid-run.
     max_attempts: int = Field(2, ge=1, validation_alias=_env("MAX_ATTEMPTS"))
     worker_max_jobs: int = Field(1, ge=1, validation_alias=_env("WORKER_MAX_JOBS"))
-    worker_port: int = Field(8021, validation_alias=_env("WORKER_PORT"))
+    worker_port: int = Field(
+        8021,
+        validation_alias=AliasChoices(
+            "TRAINING_WORKER_METRICS_PORT", "TRAINING_WORKER_PORT", "worker_port"
+        ),
+    )
     worker_host: str = Field("0.0.0.0", validation_alias=_env("WORKER_HOST"))
     heartbeat_seconds: float = Field(
         5.0, gt=0, validation_alias=_env("HEARTBEAT_SECONDS")
