@@ -31,7 +31,8 @@ def local_config(
     ports = dict(ports or {})
     unknown = set(ports) - {target.job for target in s.SCRAPE_TARGETS}
     if unknown:
-        raise ValueError(f"unknown scrape jobs {sorted(unknown)}")
+        known = sorted(target.job for target in s.SCRAPE_TARGETS)
+        raise ValueError(f"unknown scrape jobs {sorted(unknown)}; known jobs: {known}")
 
     scrape_configs = []
     for target in s.SCRAPE_TARGETS:
