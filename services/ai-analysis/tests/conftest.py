@@ -84,7 +84,7 @@ def small_profile() -> dict:
     }
 
 
-def test_settings(base_url: str, **overrides) -> AnalysisSettings:
+def make_settings(base_url: str = "", **overrides) -> AnalysisSettings:
     values = {
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": base_url,
@@ -99,6 +99,8 @@ def test_settings(base_url: str, **overrides) -> AnalysisSettings:
         "ANALYSIS_CIRCUIT_RESET_SECONDS": 0.5,
     }
     values.update(overrides)
+    if not values["OPENAI_BASE_URL"]:
+        values.pop("OPENAI_BASE_URL")
     return AnalysisSettings(**values)
 
 
@@ -132,7 +134,7 @@ def make_client(fake_openai, metrics):
     clients = []
 
     def make(**overrides) -> OpenAIClient:
-        settings = test_settings(fake_openai.base_url, **overrides)
+        settings = make_settings(fake_openai.base_url, **overrides)
         breaker = CircuitBreaker(
             settings.circuit_failure_threshold, settings.circuit_reset_seconds
         )

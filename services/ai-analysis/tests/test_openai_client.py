@@ -1,5 +1,6 @@
 """The OpenAI client against a scripted fake server: retries, budget, repair."""
 
+import asyncio
 import time
 
 import pytest
@@ -178,7 +179,7 @@ async def test_circuit_opens_then_half_opens(fake_openai, make_client, metrics):
     assert len(fake_openai.requests) == 3
     assert sample(metrics, "openai_errors_total", {"error_type": "circuit_open"}) == 1
 
-    time.sleep(0.55)
+    await asyncio.sleep(0.55)
     assert client.breaker.state is CircuitState.HALF_OPEN
     fake_openai.reset(Reply(content=valid_reply()))
     await client.structured(MESSAGES, DatasetInsights, "dataset_insights")

@@ -31,7 +31,7 @@ log = structlog.stdlib.get_logger(__name__)
 async def _ensure_indexes(repository: AnalysisRepository) -> None:
     """Create the indexes, retrying until MongoDB answers."""
     async for attempt in AsyncRetrying(
-        wait=wait_exponential_jitter(initial=0.5, max=30.0),
+        wait=wait_exponential_jitter(multiplier=0.5, max=30.0),
         before_sleep=lambda state: log.warning(
             "analysis.indexes.retry",
             attempt=state.attempt_number,
@@ -90,10 +90,11 @@ def create(settings: AnalysisSettings | None = None) -> FastAPI:
             openai = OpenAIClient(settings, METRICS, build_breaker(settings, METRICS))
         else:
             METRICS.openai_circuit_state.set(0)
+        cache = ResultCache(redis, settings.cache_ttl_seconds)
         app.state.analysis = AnalysisService(
             settings,
             repository,
-            ResultCache(redis, settings.cache_ttl_seconds),
+            cache,
             datasets,
             training,
             openai,
@@ -101,7 +102,7 @@ def create(settings: AnalysisSettings | None = None) -> FastAPI:
         )
         health = app.state.health
         health.add("mongodb", repository.ping)
-        health.add("redis", redis.ping, required=False)
+        health.add("redis", cache.ping, required=False)
         health.add("openai", openai_check(settings, openai), required=False)
         health.add("datasets", datasets.ping, required=False)
         health.add("training", training.ping, required=False)

@@ -57,6 +57,9 @@ class ResultCache:
         self._redis = redis
         self.ttl_seconds = ttl_seconds
 
+    async def ping(self) -> None:
+        await self._redis.ping()
+
     async def get(self, key: str) -> dict[str, Any] | None:
         try:
             raw = await self._redis.get(key)
