@@ -8,6 +8,7 @@ import httpx
 import pytest
 from botocore.config import Config
 from inference_helpers import DATASETS, BuiltModel, FakeTraining, build_telco_model
+
 from narrative_inference.main import build_app
 from narrative_inference.settings import InferenceSettings
 
@@ -58,9 +59,10 @@ def upload_model(infra, model: BuiltModel) -> None:
         config=Config(s3={"addressing_style": "path"}),
     )
     artifact = model.metadata["artifact"]
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if artifact["bucket"] not in existing:
+    try:
         s3.create_bucket(Bucket=artifact["bucket"])
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
     s3.put_object(Bucket=artifact["bucket"], Key=artifact["key"], Body=model.onnx_bytes)
 
 

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
+
 from narrative_common.auth import User
 from narrative_inference.metrics import InferenceMetrics
 from narrative_inference.models.cache import ModelCache
@@ -13,7 +15,6 @@ from narrative_inference.models.errors import ModelNotFoundError
 from narrative_inference.models.events import ModelEventListener
 from narrative_inference.models.onnx_model import LoadedModel
 from narrative_inference.models.schemas import ModelMetadata
-from prometheus_client import CollectorRegistry
 
 ALICE = User(id="alice")
 BOB = User(id="bob")

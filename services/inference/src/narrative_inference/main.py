@@ -6,11 +6,11 @@ from contextlib import asynccontextmanager, suppress
 
 import structlog
 from fastapi import FastAPI
+
 from narrative_common.app import create_app
 from narrative_common.clients import create_redis_client, open_object_store
 from narrative_common.logging import configure_logging
 from narrative_common.service_client import ServiceClient
-
 from narrative_inference import __version__
 from narrative_inference.metrics import METRICS
 from narrative_inference.models.cache import ModelCache

@@ -1,7 +1,8 @@
 """Prediction and model-cache metrics of the inference service."""
 
-from narrative_common.metrics import LATENCY_BUCKETS_SECONDS, BoundedLabel
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from narrative_common.metrics import LATENCY_BUCKETS_SECONDS, BoundedLabel
 
 # Model loads include an S3 download and session creation, so they run from
 # tens of milliseconds to tens of seconds.

@@ -1,7 +1,8 @@
 """Settings of the inference service; its own fields carry the INFERENCE_ prefix."""
 
-from narrative_common.settings import CommonSettings
 from pydantic import AliasChoices, Field
+
+from narrative_common.settings import CommonSettings
 
 
 def _env(name: str) -> AliasChoices:

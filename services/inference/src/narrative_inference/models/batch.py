@@ -3,7 +3,7 @@
 Every input column is read as text and written back unchanged, followed by
 `prediction` and, for classifiers, one `probability_<label>` column per class.
 Columns the model does not use (ids, the target) pass through unchanged.
-An empty field is a missing value: NaN for numeric columns, which the model's
+An empty field, or one of only spaces in a numeric column, is a missing value: NaN for numeric columns, which the model's
 imputer fills as in training, and the empty string for categorical ones.
 Any field of a numeric column that is not a finite number rejects the whole
 file with 422 naming its line and column, before any output is returned.
@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from narrative_common.errors import FieldError
 
+from narrative_common.errors import FieldError
 from narrative_inference.models.errors import InputValidationError
 from narrative_inference.models.onnx_model import LoadedModel
 from narrative_inference.models.validation import MAX_REPORTED_ERRORS
@@ -196,7 +196,10 @@ def _predict_chunk(
 def _numeric(
     values: pa.Array, name: str, first_line: int, errors: list[FieldError]
 ) -> np.ndarray:
+    # A field of only spaces counts as empty, i.e. missing.
     trimmed = pc.utf8_trim_whitespace(values)
+    blank = pc.fill_null(pc.equal(trimmed, ""), False)
+    trimmed = pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
     try:
         numbers = pc.cast(trimmed, pa.float32())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

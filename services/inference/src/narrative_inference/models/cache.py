@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
-from narrative_common.auth import User
 
+from narrative_common.auth import User
 from narrative_inference.metrics import METRICS, InferenceMetrics
 from narrative_inference.models.errors import ModelNotFoundError
 from narrative_inference.models.onnx_model import LoadedModel

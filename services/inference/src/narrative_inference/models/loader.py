@@ -6,12 +6,12 @@ import hashlib
 import onnxruntime as ort
 import structlog
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
 from narrative_common.auth import User
 from narrative_common.clients import ObjectStore
 from narrative_common.errors import NotFoundError
 from narrative_common.service_client import ServiceClient
-from pydantic import ValidationError
-
 from narrative_inference.models.errors import ModelArtifactError, ModelNotFoundError
 from narrative_inference.models.onnx_model import LoadedModel
 from narrative_inference.models.schemas import ModelMetadata

@@ -4,8 +4,6 @@ import asyncio
 from dataclasses import dataclass
 
 import structlog
-from narrative_common.auth import User
-from narrative_common.errors import AppError
 from redis.exceptions import RedisError
 from tenacity import (
     AsyncRetrying,
@@ -13,6 +11,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from narrative_common.auth import User
+from narrative_common.errors import AppError
 from narrative_inference.models.cache import ModelCache
 from narrative_inference.models.recent import RecentModels
 
@@ -67,7 +67,7 @@ async def preload_recent(
     count = min(count, cache.max_entries)
     state.state = "running"
     async for attempt in AsyncRetrying(
-        wait=wait_exponential_jitter(initial=0.5, max=10.0),
+        wait=wait_exponential_jitter(multiplier=0.5, max=10.0),
         retry=retry_if_exception_type((RedisError, OSError)),
         before_sleep=lambda retry_state: log.warning(
             "model.preload.redis_unavailable",

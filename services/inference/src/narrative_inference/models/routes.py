@@ -12,6 +12,9 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
+
 from narrative_common.auth import CurrentUser
 from narrative_common.errors import (
     NotFoundError,
@@ -20,9 +23,6 @@ from narrative_common.errors import (
     error_responses,
     field_error,
 )
-from starlette.background import BackgroundTask
-from starlette.datastructures import UploadFile
-
 from narrative_inference.metrics import METRICS
 from narrative_inference.models.batch import predict_csv
 from narrative_inference.models.cache import ModelCache

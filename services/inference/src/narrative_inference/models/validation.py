@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from narrative_common.errors import FieldError
 
+from narrative_common.errors import FieldError
 from narrative_inference.models.errors import InputValidationError
 from narrative_inference.models.schemas import InputColumn, ModelMetadata
 
