@@ -1,6 +1,6 @@
 """Small HTTP servers for tests, run by uvicorn in a thread on 127.0.0.1.
 
-`FakeOpenAI` speaks the chat-completions API and answers from a script
+`FakeOpenAI` serves the chat-completions API and replies from a script
 (normal replies, 429 with Retry-After, 500, slow replies, malformed JSON),
 recording every request it receives. `FakeOwners` plays the datasets and
 training services' internal routes, answering 404 for another user's ids.
@@ -59,7 +59,7 @@ class ThreadedServer:
 
 @dataclass
 class Reply:
-    """One scripted answer: a status, a body (JSON text) and headers, after a delay."""
+    """One scripted response: a status, a body (JSON text) and headers, after a delay."""
 
     status: int = 200
     content: str | None = None

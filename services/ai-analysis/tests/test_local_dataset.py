@@ -88,7 +88,7 @@ def test_house_prices_sale_price_is_a_regression_target():
     assert insights.recommended_model_types[-1].model_type == "linear_regression"
 
 
-def test_bank_subscribe_is_imbalanced_and_pdays_is_a_code():
+def test_bank_imbalance_and_pdays_sentinel():
     insights, _ = analyze("bank-marketing.csv")
 
     assert insights.recommended_targets[0].column == "subscribe"

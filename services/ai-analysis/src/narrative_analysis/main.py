@@ -29,7 +29,7 @@ log = structlog.stdlib.get_logger(__name__)
 
 
 async def _ensure_indexes(repository: AnalysisRepository) -> None:
-    """Create the indexes, retrying until MongoDB answers."""
+    """Create the indexes, retrying until MongoDB accepts the command."""
     async for attempt in AsyncRetrying(
         wait=wait_exponential_jitter(multiplier=0.5, max=30.0),
         before_sleep=lambda state: log.warning(

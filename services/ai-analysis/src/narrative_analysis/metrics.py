@@ -2,8 +2,8 @@
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-# OpenAI answers in seconds, not milliseconds, so the buckets span 0.1 s to
-# the longest timeout worth configuring.
+# OpenAI requests take seconds, not milliseconds, so the buckets span 0.1 s
+# to the longest timeout worth configuring.
 OPENAI_BUCKETS_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 
 CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}

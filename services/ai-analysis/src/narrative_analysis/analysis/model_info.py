@@ -2,10 +2,10 @@
 
 The training service owns the format. This module reads `metrics`,
 `baseline_metrics`, `leaderboard`, `feature_importances`, `warnings`,
-`problem_type`, `target`, `class_labels` and `model_type`, accepts a list of
-`{feature, importance}` objects or a mapping for the importances, and ignores
-every other field (input schemas, artifact keys), so nothing but metrics and
-names reaches a prompt.
+`problem_type`, `target`, `class_labels` and `model_type`. Importances may be
+a list of `{feature, importance}` objects or a mapping. Every other field
+(input schemas, artifact keys) is ignored, so nothing but metrics and names
+reaches a prompt.
 """
 
 from collections.abc import Mapping

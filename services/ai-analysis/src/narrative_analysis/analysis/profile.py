@@ -1,12 +1,11 @@
 """The dataset profile as the analyzers read it: normalized, facts extracted,
 personal data removed.
 
-The datasets service owns the profile's format. This module reads the fields
-it documents (per-column `name`, `type`, `count`, `missing`, `distinct`,
-`min`, `max`, `mean`, `std`, quantiles, `top_values`, plus `rows`,
-`correlations`, `quality_score` and `pii_columns`) and accepts the common
-spellings of each, so a renamed quantile key or a matrix instead of a pair
-list does not break the analysis.
+The datasets service owns the profile's format. This module reads per-column
+`name`, `type`, `count`, `missing`, `distinct`, `min`, `max`, `mean`, `std`,
+quantiles and `top_values`, plus `rows`, `correlations`, `quality_score` and
+`pii_columns`. It accepts the common spellings of each, so a renamed quantile
+key or a matrix instead of a pair list does not break the analysis.
 """
 
 from collections.abc import Mapping
@@ -145,8 +144,8 @@ def normalize_profile(
     """Read a profile document and remove the values of personal-data columns.
 
     PII columns and row-level columns (text, identifier) keep their name, type
-    and counts; their top values, minimum, maximum, quantiles and mean are
-    dropped here, before anything else sees the profile.
+    and counts. Their top values, minimum, maximum, quantiles and mean are
+    dropped here, before any analyzer reads the profile.
     """
     dataset = dataset or {}
     pii_names = _pii_names(profile.get("pii_columns") or dataset.get("pii_columns"))

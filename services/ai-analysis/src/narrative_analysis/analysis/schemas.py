@@ -1,7 +1,7 @@
 """Published schema of an analysis: the structured insights and their envelope.
 
-`DatasetInsights` and `ModelInsights` are also the JSON schemas that OpenAI
-must answer against (structured output in strict mode), so every field is
+`DatasetInsights` and `ModelInsights` are also the JSON schemas that OpenAI's
+reply must match (structured output in strict mode), so every field is
 required and no object accepts extra keys.
 """
 
@@ -109,7 +109,7 @@ class Analysis(BaseModel):
     )
     prompt_version: str
     fallback_reason: str | None = Field(
-        description="Why the local analyzer answered although OpenAI is set up."
+        description="Why the local analyzer wrote the result although OpenAI is set up."
     )
     cached: bool = Field(description="True when served from the result cache.")
     created_at: datetime

@@ -49,7 +49,7 @@ Insights = DatasetInsights | ModelInsights
 
 @dataclass
 class _Subject:
-    """What one analysis is about, and everything an analyzer needs for it."""
+    """The subject of one analysis, with everything an analyzer needs for it."""
 
     type: str
     id: str
@@ -149,7 +149,7 @@ class AnalysisService:
             )
         except AppError as exc:
             # NOTE: without the profile, a one-hot feature named after a value
-            # of a PII column would reach the prompt; training leaves
+            # of a PII column would reach the prompt. Training leaves
             # identifier and text columns out of the features by default.
             log.warning(
                 "analysis.model.pii_lookup_failed",

@@ -1,9 +1,9 @@
 """Check every cited number against the field it names before an analysis is kept.
 
-An item (finding, target recommendation, prediction driver) is dropped when
-an evidence source names no known field (`unknown_source`), when its value
-does not match that field (`value_mismatch`), or when its text contains a
-number that none of its evidence values backs (`unsourced_number`). Integers
+An item (finding, target recommendation, prediction driver) is dropped in
+three cases. An evidence source names no known field (`unknown_source`). An
+evidence value does not match its field (`value_mismatch`). The item's text
+contains a number that none of its evidence values backs (`unsourced_number`). Integers
 from 0 to 10 written without a percent sign are taken as counts of things
 ("3 columns") and not checked. Next steps and the summary carry no evidence,
 so a number in them must match some known field anywhere.
@@ -21,8 +21,8 @@ from narrative_analysis.analysis.schemas import (
 )
 
 # A number not glued to a letter, digit or underscore, so `BsmtFinSF1`,
-# `1stFlrSF` and `p50` are left alone; thousands separators and a trailing
-# percent sign are part of it.
+# `1stFlrSF` and `p50` are left alone. Thousands separators and a trailing
+# percent sign belong to the number.
 _NUMBER = re.compile(
     r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?(?![\w])|"
     r"(?<![\w.])-?\d+(?:\.\d+)?%?(?![\w])"

@@ -39,7 +39,7 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class OpenAIFailure(Exception):
-    """OpenAI gave no usable answer; `message` says why, for `fallback_reason`."""
+    """OpenAI returned no usable reply. `message` is the reason shown as `fallback_reason`."""
 
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
