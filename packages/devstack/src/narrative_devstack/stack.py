@@ -152,6 +152,10 @@ def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=2.0).status_code == 200
 
 
+def _http_answers(url: str) -> bool:
+    return httpx.get(url, timeout=2.0).status_code < 500
+
+
 def _mongo_ready(uri: str) -> bool:
     client = MongoClient(uri, serverSelectionTimeoutMS=1000)
     try:
@@ -231,27 +235,46 @@ class Stack:
                 ready=lambda: _redis_ready(ports["redis"]),
             ),
             ManagedProcess(
-                name="s3",
+                name="s3-storage",
                 command=[
                     _tool("weed"),
                     "server",
                     f"-ip={HOST}",
                     f"-ip.bind={HOST}",
                     f"-dir={data / 's3'}",
-                    "-s3",
-                    f"-s3.port={ports['s3']}",
                     f"-master.port={ports['s3_master']}",
                     f"-volume.port={ports['s3_volume']}",
+                    "-filer",
                     f"-filer.port={ports['s3_filer']}",
                     f"-filer.localSocket={data / 's3' / 'filer.sock'}",
                     "-volume.max=0",
                     "-master.volumeSizeLimitMB=256",
                     "-master.telemetry=false",
                 ],  # fmt: skip
-                log_path=config.log_dir / "s3.log",
-                ready=lambda: _http_ok(f"{config.url('s3')}/healthz"),
+                log_path=config.log_dir / "s3-storage.log",
+                ready=lambda: _http_answers(f"{config.url('s3_filer')}/"),
             ),
         ]
+
+    def _s3_gateway(self) -> ManagedProcess:
+        config, ports = self.config, self.config.ports
+        # The S3 gateway runs apart from `weed server` because only `weed s3`
+        # honours port 0 for the Iceberg and Lance catalogs it would otherwise
+        # open on fixed ports (SeaweedFS 4.48).
+        return ManagedProcess(
+            name="s3",
+            command=[
+                _tool("weed"),
+                "s3",
+                f"-ip.bind={HOST}",
+                f"-port={ports['s3']}",
+                f"-filer={HOST}:{ports['s3_filer']}",
+                "-port.iceberg=0",
+                "-port.lance=0",
+            ],  # fmt: skip
+            log_path=config.log_dir / "s3.log",
+            ready=lambda: _http_ok(f"{config.url('s3')}/healthz"),
+        )
 
     # Services ---------------------------------------------------------------
 
@@ -335,6 +358,7 @@ class Stack:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_group(self._infrastructure(), 60)
+            self._start_group([self._s3_gateway()], 60)
         except BaseException:
             self.stop()
             raise
