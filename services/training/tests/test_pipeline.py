@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from datasets import column_types, load
+from training_datasets import column_types, load
 
 from narrative_training.pipeline.errors import TrainingInputError
 from narrative_training.pipeline.export import check_parity, onnx_feeds, to_onnx
