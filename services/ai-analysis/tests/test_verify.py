@@ -80,3 +80,32 @@ def test_local_analysis_passes_its_own_check():
     view = normalize_profile(small_profile())
     _, dropped = verify(analyze_dataset(view), view.facts())
     assert dropped == []
+
+
+def test_datasets_service_profile_shape_is_read():
+    profile = {
+        "rows": 4,
+        "columns": [
+            {
+                "name": "a",
+                "kind": "numeric",
+                "count": 4,
+                "missing": 0,
+                "distinct": 4,
+                "quantiles": [{"q": 0.5, "value": 2.5}],
+            },
+            {"name": "b", "kind": "numeric", "count": 4, "missing": 0, "distinct": 4},
+        ],
+        "correlations": {"columns": ["a", "b"], "matrix": [[1.0, 0.9], [0.9, 1.0]]},
+        "quality_score": {"score": 80.0, "reasons": [{"code": "x", "message": "m"}]},
+        "pii_columns": [{"column": "b", "kind": "email", "share": 1.0}],
+    }
+
+    view = normalize_profile(profile)
+
+    assert view.column("a").type == "numeric"
+    assert view.column("a").median == 2.5
+    assert view.correlations == [("a", "b", 0.9)]
+    assert view.pii_columns == ["b"]
+    assert view.quality_score == 80.0
+    assert view.quality_reasons == ["m"]

@@ -199,7 +199,7 @@ def _column_entries(value: Any) -> list[Mapping[str, Any]]:
 
 
 def _column(entry: Mapping[str, Any]) -> ColumnView:
-    column_type = str(entry.get("type", entry.get("inferred_type", "categorical")))
+    column_type = str(entry.get("kind") or entry.get("type") or "categorical")
     column = ColumnView(name=str(entry.get("name")), type=column_type)
     for key in ("count", "missing", "distinct", "mean", "std"):
         setattr(column, key, number(entry.get(key)))
@@ -263,9 +263,11 @@ def _top_values(value: Any) -> list[tuple[str, float]]:
 def _correlations(value: Any) -> list[tuple[str, str, float]]:
     found: dict[frozenset[str], tuple[str, str, float]] = {}
     if isinstance(value, Mapping):
-        matrix = value.get("pearson", value.get("matrix", value))
+        matrix = value.get("pearson", value)
         if isinstance(matrix, Mapping) and isinstance(matrix.get("columns"), list):
-            names, rows = matrix["columns"], matrix.get("values", [])
+            # {"columns": [names], "matrix": [[r, ...], ...]}, as datasets stores it.
+            names = matrix["columns"]
+            rows = matrix.get("matrix", matrix.get("values")) or []
             matrix = {
                 names[i]: dict(zip(names, row, strict=False))
                 for i, row in enumerate(rows)
