@@ -1,6 +1,7 @@
 """Liveness, readiness and the detailed dependency report of one service."""
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,13 @@ from narrative_common.metrics import DEPENDENCY_METRICS, DependencyMetrics
 log = structlog.stdlib.get_logger(__name__)
 
 Status = Literal["ok", "degraded", "down"]
+
+
+def _json_safe(detail: object) -> dict | None:
+    """Keep a check's detail only as a JSON-ready dict; driver replies may hold BSON types."""
+    if not isinstance(detail, dict):
+        return None
+    return json.loads(json.dumps(detail, default=str))
 
 
 class DependencyStatus(BaseModel):
@@ -65,6 +73,7 @@ class HealthChecks:
         except Exception as exc:  # noqa: BLE001 - any failure means "down"
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         else:
+            detail = _json_safe(detail)
             self.metrics.up.labels(name).set(1)
             latency = round((time.perf_counter() - start) * 1000, 2)
             status: Status = "ok"

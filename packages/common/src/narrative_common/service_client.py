@@ -65,7 +65,7 @@ class ServiceClient:
         attempts = self.attempts if method.upper() in _IDEMPOTENT else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=0.1, max=2.0),
+            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
             retry=retry_if_exception(_is_retryable),
             reraise=True,
             before_sleep=lambda state: log.warning(
