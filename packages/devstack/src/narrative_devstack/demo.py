@@ -116,11 +116,11 @@ def upload(client: httpx.Client, path: Path) -> dict:
 
 def show_profile(client: httpx.Client, dataset: dict) -> dict:
     profile = check(client.get(f"/api/v1/datasets/{dataset['id']}/profile"))
-    columns = profile.get("columns") or dataset.get("columns") or []
-    say(f"rows: {profile.get('rows', dataset.get('rows'))}, columns: {len(columns)}")
+    columns = dataset["columns"]
+    say(f"rows: {dataset['rows']}, columns: {len(columns)}")
     by_type: dict[str, list[str]] = {}
     for column in columns:
-        by_type.setdefault(column.get("type", "?"), []).append(column["name"])
+        by_type.setdefault(column["type"], []).append(column["name"])
     for column_type, names in sorted(by_type.items()):
         shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
         say(f"  {column_type:<12} {len(names):>3}  {shown}")
@@ -129,17 +129,13 @@ def show_profile(client: httpx.Client, dataset: dict) -> dict:
     )
     for column in missing[:5]:
         say(f"  missing: {column['name']} has {column['missing']} empty values")
-    quality = profile.get("quality") or {}
-    score = quality.get("score", profile.get("quality_score"))
-    if score is not None:
-        say(f"quality score: {score}/100")
-    for reason in (quality.get("reasons") or [])[:5]:
-        text = reason if isinstance(reason, str) else reason.get("message", reason)
-        say(f"  - {text}")
-    pii = profile.get("pii_columns") or []
+    quality = profile["quality"]
+    say(f"quality score: {quality['score']:.0f}/100")
+    for reason in quality["reasons"][:5]:
+        say(f"  - {reason['message']}")
+    pii = dataset["profile_summary"]["pii_columns"]
     if pii:
-        names = [p if isinstance(p, str) else p.get("name") for p in pii]
-        say(f"personal data detected in: {', '.join(map(str, names))}")
+        say(f"personal data detected in: {', '.join(pii)}")
     return profile
 
 
@@ -149,18 +145,21 @@ def show_narrative(client: httpx.Client, subject: str, subject_id: str) -> None:
         say(f"(analysis unavailable: {response.status_code} {response.text[:200]})")
         return
     analysis = response.json()
-    result = analysis.get("result", analysis)
-    say(f"written by the {analysis.get('analyzer', '?')} analyzer")
-    if result.get("summary"):
-        say(result["summary"])
-    for finding in (result.get("key_findings") or result.get("findings") or [])[:6]:
-        text = finding if isinstance(finding, str) else finding.get("text") or finding
-        say(f"  - {text}")
-    for recommendation in (result.get("recommended_targets") or [])[:3]:
-        if isinstance(recommendation, dict):
-            say(
-                f"  target idea: {recommendation.get('column')}: {recommendation.get('reason')}"
-            )
+    result = analysis["result"]
+    fallback = analysis.get("fallback_reason")
+    note = f" ({fallback})" if fallback else ""
+    say(f"written by the {analysis['analyzer']} analyzer{note}")
+    say(result["summary"])
+    for finding in result["key_findings"][:5]:
+        say(f"  - {finding['title']}: {finding['detail']}")
+    for risk in result["data_quality_risks"][:4]:
+        say(f"  risk: {risk['title']}")
+    for recommendation in result.get("recommended_targets", [])[:2]:
+        say(f"  target idea: {recommendation['column']}: {recommendation['reason']}")
+    for driver in result.get("prediction_drivers", [])[:4]:
+        say(f"  driver: {driver['feature']}: {driver['explanation']}")
+    for weakness in result.get("weaknesses", [])[:3]:
+        say(f"  weak spot: {weakness['title']}: {weakness['detail']}")
 
 
 def train(client: httpx.Client, dataset_id: str, target: str) -> dict:
@@ -175,16 +174,18 @@ def train(client: httpx.Client, dataset_id: str, target: str) -> dict:
     shown = None
     while time.monotonic() < deadline:
         job = check(client.get(f"/api/v1/training/jobs/{job['id']}"))
-        progress = (job.get("state"), job.get("stage"), job.get("progress"))
+        progress = (job["state"], job["progress"]["stage"])
         if progress != shown:
             shown = progress
-            percent = f"{100 * (job.get('progress') or 0):.0f}%"
-            say(f"  {job.get('state')}: {job.get('stage') or ''} {percent}")
+            percent = f"{100 * job['progress']['fraction']:.0f}%"
+            say(f"  {percent:>4} {job['state']}: {job['progress']['stage']}")
         if job.get("state") in ("succeeded", "failed", "cancelled"):
             break
         time.sleep(1)
     if job.get("state") != "succeeded":
-        raise DemoError(f"training ended as {job.get('state')}: {job.get('error')}")
+        raise DemoError(f"training ended as {job['state']}: {job.get('message')}")
+    for warning in job["warnings"]:
+        say(f"  warning: {warning['message']}")
     return job
 
 
@@ -194,26 +195,28 @@ def _number(value) -> str:
 
 def show_model(client: httpx.Client, model_id: str) -> dict:
     model = check(client.get(f"/api/v1/models/{model_id}"))
-    say(f"chosen: {model.get('model_type')} ({model.get('problem_type')})")
-    leaderboard = model.get("leaderboard") or []
-    if leaderboard:
-        say("leaderboard:")
-        for entry in leaderboard:
-            scores = entry.get("cv_metrics") or entry.get("metrics") or {}
-            text = ", ".join(f"{k} {_number(v)}" for k, v in list(scores.items())[:4])
-            say(f"  {entry.get('model_type'):<22} {text}")
-    metrics = model.get("metrics") or {}
-    baseline = model.get("baseline_metrics") or {}
-    if metrics:
-        say("held-out metrics (model vs naive baseline):")
-        for name, value in metrics.items():
-            if isinstance(value, int | float):
-                say(
-                    f"  {name:<10} {_number(value)}   baseline {_number(baseline.get(name, '-'))}"
-                )
-    for warning in model.get("warnings") or []:
-        text = warning if isinstance(warning, str) else warning.get("message", warning)
-        say(f"  warning: {text}")
+    selection = model["selection_metric"]
+    say(f"chosen: {model['model_type']} ({model['problem_type']}), by {selection}")
+    say(f"leaderboard (cross-validated {selection}, mean of the folds):")
+    for entry in model["leaderboard"]:
+        say(f"  {entry['model_type']:<22} {_number(entry['score'])}")
+    rows = model["rows"]
+    say(
+        f"held-out metrics on {rows['test']} rows "
+        f"(trained on {rows['train']}), beside a naive baseline:"
+    )
+    baseline = model["baseline_metrics"]
+    for name, value in model["metrics"].items():
+        say(
+            f"  {name:<10} {_number(value['test'])}"
+            f"   baseline {_number(baseline.get(name, '-'))}"
+        )
+    top = model["feature_importances"][:5]
+    if top:
+        method = top[0]["method"]
+        say(f"most important columns ({method} importance, share of the total):")
+        for item in top:
+            say(f"  {item['name']:<22} {item['importance']:.1%}")
     return model
 
 
@@ -285,7 +288,10 @@ def run(args: argparse.Namespace) -> None:
         step("7. Leaderboard and metrics")
         model = show_model(client, job["model_id"])
 
-        step(f"8. Predict {HELD_OUT_ROWS} held-out rows")
+        step("8. What the model learned")
+        show_narrative(client, "models", model["id"])
+
+        step(f"9. Predict {HELD_OUT_ROWS} held-out rows")
         predict(client, model, held_out, target)
 
     step("Where to look next")
