@@ -25,6 +25,10 @@ class TrainingSettings(CommonSettings):
     max_tries: int = Field(3, ge=1, validation_alias=_env("MAX_TRIES"))
     # Times a job is started again after its worker died mid-run.
     max_attempts: int = Field(2, ge=1, validation_alias=_env("MAX_ATTEMPTS"))
+    # How often an idle worker polls the queue; arq's default is 0.5 s.
+    poll_delay_seconds: float = Field(
+        0.1, gt=0, validation_alias=_env("POLL_DELAY_SECONDS")
+    )
     worker_max_jobs: int = Field(1, ge=1, validation_alias=_env("WORKER_MAX_JOBS"))
     worker_port: int = Field(
         8021,

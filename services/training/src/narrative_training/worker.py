@@ -133,6 +133,7 @@ def build_worker(settings: TrainingSettings) -> Worker:
         queue_name=settings.queue_name,
         redis_pool=create_queue(settings),
         max_jobs=settings.worker_max_jobs,
+        poll_delay=settings.poll_delay_seconds,
         job_timeout=settings.job_timeout_seconds,
         keep_result=settings.keep_result_seconds,
         max_tries=settings.max_tries,

@@ -64,8 +64,11 @@ def build_estimator(model_type: str, problem_type: str, n_jobs: int):
     if model_type == RANDOM_FOREST:
         cls = RandomForestClassifier if classification else RandomForestRegressor
         return cls(
-            n_estimators=150,
-            min_samples_leaf=2,
+            # Leaves of at least 10 rows scored as well as smaller ones on the
+            # Telco churn data and make a model a sixth the size, which
+            # converts to ONNX and loads in inference several times faster.
+            n_estimators=100,
+            min_samples_leaf=10,
             n_jobs=n_jobs,
             random_state=RANDOM_STATE,
         )
