@@ -60,12 +60,18 @@ def bare_fit_seconds(frame, model_type: str) -> float:
     x_train, x_test, y_train, y_test = train_test_split(
         inputs, y, test_size=0.2, random_state=estimators.RANDOM_STATE, stratify=y
     )
+    candidates = (
+        estimators.AUTO_CANDIDATES["classification"]
+        if model_type == estimators.AUTO
+        else (model_type,)
+    )
     started = time.perf_counter()
-    _cross_validate(
-        (model_type,), plan, "classification", x_train, y_train,
+    leaderboard = _cross_validate(
+        candidates, plan, "classification", x_train, y_train,
         lambda *_: None, 2,
     )  # fmt: skip
-    pipeline = estimators.build_pipeline(plan, model_type, "classification", 2)
+    chosen = leaderboard[0]["model_type"]
+    pipeline = estimators.build_pipeline(plan, chosen, "classification", 2)
     pipeline.fit(x_train, y_train)
     _score(pipeline, x_test, y_test.to_numpy(), [str(c) for c in pipeline.classes_])
     return time.perf_counter() - started
