@@ -34,6 +34,8 @@ class InferenceSettings(CommonSettings):
     batch_chunk_rows: int = Field(
         10_000, ge=1, validation_alias=_env("BATCH_CHUNK_ROWS")
     )
+    # Chunks of one batch run through the model in parallel on this many threads.
+    batch_threads: int = Field(2, ge=1, validation_alias=_env("BATCH_THREADS"))
     batch_max_upload_bytes: int = Field(
         500 * 1024 * 1024, ge=1, validation_alias=_env("BATCH_MAX_UPLOAD_BYTES")
     )

@@ -13,7 +13,9 @@ Line numbers count the header as line 1 and assume no field spans lines.
 
 import csv
 import io
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -103,8 +105,13 @@ def predict_csv(
     *,
     chunk_rows: int,
     max_rows: int,
+    threads: int = 1,
 ) -> BatchResult:
-    """Predict every row of `source` into a CSV at `output_path`, or raise 422."""
+    """Predict every row of `source` into a CSV at `output_path`, or raise 422.
+
+    Up to `threads` chunks run through the model at once (onnxruntime
+    releases the GIL), and their output is written in input order.
+    """
     names = read_header(source)
     check_header(model, names)
     appended = output_names(model, names)
@@ -119,78 +126,109 @@ def predict_csv(
             quoted_strings_can_be_null=True,
         ),
     )
+    known_values = {
+        name: pa.array(sorted(values), pa.string())
+        for name, values in model.validator.categories.items()
+    }
     result = BatchResult()
     writer: pacsv.CSVWriter | None = None
-    try:
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                raise _file_error(
-                    f"after line {result.rows + 1}", _csv_message(exc)
-                ) from exc
-            for offset in range(0, block.num_rows, chunk_rows):
-                chunk = block.slice(offset, chunk_rows)
-                if result.rows + chunk.num_rows > max_rows:
+    pending: deque[Future[tuple[pa.Table, Counter[str]]]] = deque()
+
+    def write_oldest() -> None:
+        nonlocal writer
+        table, unseen = pending.popleft().result()
+        result.unseen_categories.update(unseen)
+        if writer is None:
+            writer = pacsv.CSVWriter(str(output_path), table.schema)
+        writer.write_table(table)
+
+    read_rows = 0
+    with ThreadPoolExecutor(max_workers=threads) as executor:
+        try:
+            for chunk in _chunks(reader, chunk_rows):
+                if read_rows + chunk.num_rows > max_rows:
                     raise _file_error(
                         "file",
                         f"the file has more than {max_rows} rows; split it into "
                         "smaller files.",
                     )
-                table = _predict_chunk(model, chunk, appended, result)
-                if writer is None:
-                    writer = pacsv.CSVWriter(str(output_path), table.schema)
-                writer.write_table(table)
-                result.rows += chunk.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
+                pending.append(
+                    executor.submit(
+                        _predict_chunk,
+                        model,
+                        chunk,
+                        appended,
+                        known_values,
+                        read_rows + 2,
+                    )
+                )
+                read_rows += chunk.num_rows
+                # Bound the chunks held in memory to a few per thread.
+                while len(pending) > threads * 2:
+                    write_oldest()
+            while pending:
+                write_oldest()
+        finally:
+            for future in pending:
+                future.cancel()
+            if writer is not None:
+                writer.close()
+    result.rows = read_rows
     if result.rows == 0:
         raise _file_error("file", "the file has a header but no rows; add rows.")
     return result
 
 
+def _chunks(
+    reader: pacsv.CSVStreamingReader, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    rows = 0
+    while True:
+        try:
+            block = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise _file_error(f"after line {rows + 1}", _csv_message(exc)) from exc
+        rows += block.num_rows
+        for offset in range(0, block.num_rows, chunk_rows):
+            yield block.slice(offset, chunk_rows)
+
+
 def _predict_chunk(
-    model: LoadedModel, chunk: pa.RecordBatch, appended: list[str], result: BatchResult
-) -> pa.Table:
-    first_line = result.rows + 2
+    model: LoadedModel,
+    chunk: pa.RecordBatch,
+    appended: list[str],
+    known_values: dict[str, pa.Array],
+    first_line: int,
+) -> tuple[pa.Table, Counter[str]]:
     errors: list[FieldError] = []
+    unseen_counts: Counter[str] = Counter()
     feed: dict[str, np.ndarray] = {}
     for column in model.metadata.input_schema:
         values = chunk.column(column.name)
         if column.type == "numeric":
             feed[column.onnx_input] = _numeric(values, column.name, first_line, errors)
-        else:
-            filled = values.fill_null("")
-            known = model.validator.categories.get(column.name)
-            if known is not None:
-                unseen = pc.invert(
-                    pc.or_(
-                        pc.is_in(
-                            filled, value_set=pa.array(sorted(known), pa.string())
-                        ),
-                        pc.equal(filled, ""),
-                    )
-                )
-                count = pc.sum(unseen).as_py() or 0
-                if count:
-                    result.unseen_categories[column.name] += count
-            feed[column.onnx_input] = filled.to_numpy(zero_copy_only=False).reshape(
-                -1, 1
-            )
+            continue
+        filled = values.fill_null("")
+        known = known_values.get(column.name)
+        if known is not None:
+            seen = pc.or_(pc.is_in(filled, value_set=known), pc.equal(filled, ""))
+            count = pc.sum(pc.invert(seen)).as_py() or 0
+            if count:
+                unseen_counts[column.name] += count
+        texts = filled.to_numpy(zero_copy_only=False)
+        feed[column.onnx_input] = texts.reshape(-1, 1)
     if errors:
         raise _errors(errors)
     outputs = model.run(feed)
     columns = list(chunk.columns)
     columns.append(pa.array(outputs.labels))
     if outputs.probabilities is not None:
-        columns.extend(
-            pa.array(outputs.probabilities[:, i])
-            for i in range(outputs.probabilities.shape[1])
-        )
-    return pa.Table.from_arrays(columns, names=[*chunk.schema.names, *appended])
+        probabilities = outputs.probabilities
+        columns.extend(pa.array(probabilities[:, i]) for i in range(len(appended) - 1))
+    table = pa.Table.from_arrays(columns, names=[*chunk.schema.names, *appended])
+    return table, unseen_counts
 
 
 def _numeric(

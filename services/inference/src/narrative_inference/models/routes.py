@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
-from narrative_common.auth import CurrentUser
+from narrative_common.auth import User, current_user
 from narrative_common.errors import (
     NotFoundError,
     PayloadTooLargeError,
@@ -46,16 +46,23 @@ router = APIRouter(prefix="/api/v1/models", tags=["inference"])
 ModelId = Annotated[str, PathParam(min_length=1, max_length=128)]
 
 
-def get_cache(request: Request) -> ModelCache:
+# The dependencies are coroutines because FastAPI runs plain functions in a
+# worker thread, and a thread hop costs more than a one-row prediction.
+async def get_cache(request: Request) -> ModelCache:
     return request.app.state.cache
 
 
-def get_settings(request: Request) -> InferenceSettings:
+async def get_settings(request: Request) -> InferenceSettings:
     return request.app.state.settings
+
+
+async def get_user(request: Request) -> User:
+    return current_user(request)
 
 
 Cache = Annotated[ModelCache, Depends(get_cache)]
 Settings = Annotated[InferenceSettings, Depends(get_settings)]
+CurrentUser = Annotated[User, Depends(get_user)]
 
 BATCH_BODY = {
     "requestBody": {
@@ -87,13 +94,13 @@ BATCH_BODY = {
     ),
 )
 async def predict(
-    model_id: ModelId,
-    body: PredictRequest,
-    user: CurrentUser,
-    cache: Cache,
-    settings: Settings,
+    model_id: ModelId, body: PredictRequest, user: CurrentUser, request: Request
 ) -> Response:
     """Predict one row (`record`) or a list of rows (`records`) with your model."""
+    # Read from app.state here instead of through dependencies: each one
+    # costs FastAPI time on the path that must stay fastest.
+    settings: InferenceSettings = request.app.state.settings
+    cache: ModelCache = request.app.state.cache
     if body.record is not None and body.records is None:
         rows = [body.record]
         locate = locate_record
@@ -181,6 +188,7 @@ async def predict_batch(
                 output_path,
                 chunk_rows=settings.batch_chunk_rows,
                 max_rows=settings.batch_max_rows,
+                threads=settings.batch_threads,
             )
         except BaseException:
             await asyncio.to_thread(output_path.unlink, missing_ok=True)
