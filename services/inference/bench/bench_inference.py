@@ -1,11 +1,11 @@
 """Benchmark single-row and batch prediction against references in the same run.
 
 Measures, on one Telco churn random forest:
-- single-row prediction at concurrency 1, 16 and 64 (p50, p99, requests/s):
-  through the gateway (when a gateway URL and API key are given), directly
-  against an inference process started here, against a bare FastAPI app that
-  calls onnxruntime directly, against `mlflow models serve` when MLflow
-  installs, and in-process onnxruntime calls;
+- single-row prediction at concurrency 1, 16 and 64 (p50, p99, requests/s).
+  Targets: the gateway (when a gateway URL and API key are given), an
+  inference process started here, a bare FastAPI app that calls onnxruntime
+  directly, `mlflow models serve` when MLflow installs, and in-process
+  onnxruntime calls;
 - the gateway at a fixed 200 requests/s (open loop), for its p99;
 - the load generator's own ceiling, against a server that answers at once;
 - batch prediction of a 100,000-row CSV, end to end, against in-process
@@ -89,7 +89,7 @@ class Processes:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{name} did not answer {ready_url} within 90 s")
+        raise RuntimeError(f"{name} did not respond on {ready_url} within 90 s")
 
     def stop(self, name: str) -> None:
         process = self.running.pop(name, None)

@@ -84,7 +84,7 @@ def save_model(python: Path, pipeline: object, directory: Path) -> Path:
 
 
 def serve(python: Path, model_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    """Start `mlflow models serve` and wait until /ping answers."""
+    """Start `mlflow models serve` and wait until /ping responds."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         [
@@ -123,5 +123,5 @@ def serve(python: Path, model_dir: Path, port: int, log_path: Path) -> subproces
         time.sleep(0.5)
     process.terminate()
     raise RuntimeError(
-        f"mlflow models serve did not answer /ping within {SERVE_TIMEOUT_SECONDS} s"
+        f"mlflow models serve did not respond on /ping within {SERVE_TIMEOUT_SECONDS} s"
     )

@@ -4,8 +4,9 @@
   an async handler, with no validation, auth, metrics or cache.
 - `fake_training_app`: serves the model metadata of BENCH_MODEL_DIR at
   training's internal endpoint, for a run without the whole stack.
-- `ceiling_app`: a raw asyncio server that answers every request with a fixed
-  response, to measure the load generator's own ceiling.
+- the ceiling server (`python reference_apps.py PORT`): a raw asyncio server
+  that returns a fixed response to every request, to measure the load
+  generator's own ceiling.
 
 Each reads BENCH_MODEL_DIR (model.onnx and metadata.json) at import.
 """

@@ -18,7 +18,8 @@ class InferenceSettings(CommonSettings):
     )
     preload_count: int = Field(8, ge=0, validation_alias=_env("PRELOAD_COUNT"))
     preload_on_trained: bool = Field(True, validation_alias=_env("PRELOAD_ON_TRAINED"))
-    # The recent-models sorted set is written at most once per interval per model.
+    # Each process writes a model to the recent-models set at most once per
+    # interval (RecentModels.touch).
     recent_write_interval_seconds: float = Field(
         1.0, ge=0, validation_alias=_env("RECENT_WRITE_INTERVAL_SECONDS")
     )
@@ -28,8 +29,8 @@ class InferenceSettings(CommonSettings):
     max_records_per_request: int = Field(
         10_000, ge=1, validation_alias=_env("MAX_RECORDS_PER_REQUEST")
     )
-    # Requests with at most this many rows run onnxruntime on the event loop;
-    # larger ones run in a worker thread so they do not stall other requests.
+    # Requests with at most this many rows run onnxruntime on the event loop.
+    # Larger ones run in a worker thread, so they do not stall other requests.
     inline_max_rows: int = Field(64, ge=0, validation_alias=_env("INLINE_MAX_ROWS"))
     batch_chunk_rows: int = Field(
         10_000, ge=1, validation_alias=_env("BATCH_CHUNK_ROWS")

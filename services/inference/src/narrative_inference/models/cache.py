@@ -21,8 +21,8 @@ from narrative_inference.models.schemas import CacheEntryStatus, CacheStatus
 
 log = structlog.stdlib.get_logger(__name__)
 
-# Fetches the metadata and artifact of a model on behalf of a user and opens
-# its session; raises ModelNotFoundError when the user does not own it.
+# Fetches a model's metadata and artifact on behalf of a user and opens its
+# session. Raises ModelNotFoundError when the user does not own the model.
 Loader = Callable[[str, User], Awaitable[LoadedModel]]
 # Called with (model_id, owner) on every load and hit.
 UseListener = Callable[[str, str], None]

@@ -36,7 +36,7 @@ class PreloadState:
 
 
 async def preload_one(cache: ModelCache, model_id: str, owner: str) -> bool:
-    """Load one model for its owner; failures are logged, never raised."""
+    """Load one model for its owner. Failures are logged and return False."""
     try:
         await cache.get(model_id, User(id=owner))
     except AppError as exc:
@@ -62,7 +62,7 @@ async def preload_recent(
 
     Loading the least recent first leaves the most recent one at the young
     end of the cache's LRU order. Reading the list is retried until Redis
-    answers; the task is cancelled at shutdown.
+    responds, and the task is cancelled at shutdown.
     """
     count = min(count, cache.max_entries)
     state.state = "running"

@@ -164,6 +164,7 @@ async def predict_batch(
         and int(declared) > settings.batch_max_upload_bytes
     ):
         raise _too_large(settings)
+
     model = await cache.get(model_id, user)
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")
@@ -193,6 +194,7 @@ async def predict_batch(
         except BaseException:
             await asyncio.to_thread(output_path.unlink, missing_ok=True)
             raise
+
     elapsed = time.perf_counter() - start
     model_label = METRICS.model_id_label(model.model_id)
     METRICS.prediction_latency.labels(model.metadata.model_type, model_label).observe(
@@ -206,6 +208,7 @@ async def predict_batch(
         seconds=round(elapsed, 3),
         unseen_categories=dict(result.unseen_categories),
     )
+
     headers = {
         "X-Rows-Predicted": str(result.rows),
         "X-Latency-Ms": f"{elapsed * 1000:.1f}",

@@ -2,7 +2,7 @@
 
 Rules, applied per row and column:
 - a column of the schema missing from a row, or a column the schema does not
-  have, is rejected; the model's target column is ignored with a warning,
+  have, is rejected. The model's target column is ignored with a warning,
   because rows are often copied from the training file;
 - numeric columns take JSON numbers; null means missing and reaches the
   model as NaN, which the model's imputer fills as it did in training;
