@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from bson import ObjectId
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 
 from narrative_common.auth import User
 from narrative_common.clients import ObjectStore
-from narrative_common.errors import AppError
+from narrative_common.errors import AppError, DependencyUnavailableError
 from narrative_common.logging import get_logger
 from narrative_common.pagination import Page, PageParams
 from narrative_datasets.datasets.dependents import Dependents
@@ -144,6 +146,15 @@ class DatasetService:
                 self.bucket, curated["key"], parquet_path, PARQUET_CONTENT_TYPE
             )
             await self.repository.insert(document)
+        except (BotoCoreError, ClientError, PyMongoError) as exc:
+            await self._remove_objects(document["_id"], written)
+            log.error(
+                "dataset.store.failed", dataset_id=document["_id"], error=str(exc)
+            )
+            raise DependencyUnavailableError(
+                "Storage did not accept the dataset, so nothing was kept. Try again "
+                "shortly; /health/detailed shows which dependency is down."
+            ) from exc
         except BaseException:
             await self._remove_objects(document["_id"], written)
             raise

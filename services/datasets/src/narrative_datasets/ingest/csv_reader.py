@@ -1,9 +1,9 @@
 """Read a UTF-8 CSV file into a frame of trimmed strings.
 
 pyarrow parses the file in blocks (quoted newlines allowed) and rejects a
-row whose field count differs from the header's; each block becomes a
-polars frame at once, so the raw arrow strings never exist for the whole
-file at the same time. Values are trimmed, and blank values become null.
+row whose field count differs from the header's. Each block becomes a
+polars frame at once, so the raw arrow strings of the whole file never
+exist at the same time. Values are trimmed, and blank values become null.
 """
 
 import csv

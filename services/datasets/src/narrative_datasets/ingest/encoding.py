@@ -3,8 +3,8 @@
 Files are read in chunks, so a file of any size costs one chunk of memory.
 UTF-8 (with or without a byte order mark) is used as is. Any other file is
 read as Windows-1252, the usual encoding of spreadsheets exported on
-Windows, which is a superset of Latin-1 for printable characters; the five
-bytes cp1252 leaves undefined are read as their Latin-1 code points.
+Windows. It matches Latin-1 on printable characters, and the five bytes it
+leaves undefined are read as their Latin-1 code points.
 """
 
 import codecs
