@@ -106,7 +106,13 @@ def serve(python: Path, model_dir: Path, port: int, log_path: Path) -> subproces
         ],  # fmt: skip
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"},
+        # The scoring server is started as `uvicorn` from PATH, which must be
+        # the virtualenv's, since only that one can import mlflow.
+        env={
+            **os.environ,
+            "MLFLOW_ALLOW_FILE_STORE": "true",
+            "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
         start_new_session=True,
     )
     deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
