@@ -130,6 +130,7 @@ class StackConfig:
             "INFERENCE_URL": self.url("inference"),
             "ANALYSIS_URL": self.url("analysis"),
             "TRAINING_WORKER_METRICS_PORT": str(self.ports["training_worker"]),
+            "TRAINING_WORKER_HOST": HOST,
             **self.extra_env,
         }
 
