@@ -210,15 +210,26 @@ def _predict_chunk(
         if column.type == "numeric":
             feed[column.onnx_input] = _numeric(values, column.name, first_line, errors)
             continue
-        filled = values.fill_null("")
+        # Categorical columns have few distinct values, so dictionary-encode
+        # them: the object array then shares one str per distinct value
+        # instead of creating one per row.
+        encoded = values.fill_null("").dictionary_encode()
+        distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
         known = known_values.get(column.name)
         if known is not None:
-            seen = pc.or_(pc.is_in(filled, value_set=known), pc.equal(filled, ""))
-            count = pc.sum(pc.invert(seen)).as_py() or 0
-            if count:
+            unseen = np.asarray(
+                pc.invert(
+                    pc.or_(
+                        pc.is_in(encoded.dictionary, value_set=known),
+                        pc.equal(encoded.dictionary, ""),
+                    )
+                )
+            )
+            if unseen.any():
+                count = int(np.isin(indices, np.flatnonzero(unseen)).sum())
                 unseen_counts[column.name] += count
-        texts = filled.to_numpy(zero_copy_only=False)
-        feed[column.onnx_input] = texts.reshape(-1, 1)
+        feed[column.onnx_input] = distinct[indices].reshape(-1, 1)
     if errors:
         raise _errors(errors)
     outputs = model.run(feed)

@@ -63,17 +63,18 @@ class LoadedModel:
         return ModelOutputs(results[0].reshape(-1).tolist(), probabilities)
 
     def warm_up(self) -> None:
-        """Run one dummy row through the session so the first real call is not slow.
+        """Run one dummy row through validation and the session, so the first
+        real request does not pay for first-call setup.
 
         Numeric inputs get 0.0 and categorical ones their first known category.
         """
-        feed: dict[str, np.ndarray] = {}
+        record: dict[str, Any] = {}
         for column in self.metadata.input_schema:
             if column.type == "numeric":
-                feed[column.onnx_input] = np.zeros((1, 1), dtype=np.float32)
+                record[column.name] = 0.0
             else:
-                value = column.categories[0] if column.categories else ""
-                feed[column.onnx_input] = np.array([[value]], dtype=object)
+                record[column.name] = column.categories[0] if column.categories else ""
         start = time.perf_counter()
+        feed, _warnings = self.validator.feed([record], lambda _i, name: name)
         self.run(feed)
         self.warmup_ms = (time.perf_counter() - start) * 1000
