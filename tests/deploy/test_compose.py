@@ -164,7 +164,8 @@ def test_monitoring_config_is_mounted(config):
         "monitoring/prometheus/prometheus.yml",
         "monitoring/prometheus/rules",
     }
-    assert sources("alertmanager") == {"monitoring/alertmanager/alertmanager.yml"}
+    # The secrets folder is checked in test_alertmanager.py.
+    assert "monitoring/alertmanager/alertmanager.yml.tmpl" in sources("alertmanager")
     assert sources("grafana") == {
         "monitoring/grafana/provisioning",
         "monitoring/grafana/dashboards",
@@ -187,5 +188,39 @@ def test_env_example_holds_no_real_secrets():
         key, sep, value = line.partition("=")
         if not sep or line.startswith("#"):
             continue
+        # A *_PATH names where secrets are kept, not a secret.
+        if key.endswith("_PATH"):
+            continue
         if re.search(r"PASSWORD|SECRET|TOKEN|API_KEY|ACCESS_KEY", key):
             assert value == "" or value.startswith("replace-"), f"{key} has a value"
+
+
+def test_grafana_reaches_prometheus(config):
+    datasource = (
+        REPO_ROOT / "monitoring/grafana/provisioning/datasources/prometheus.yml"
+    )
+    assert "${PROMETHEUS_URL}" in datasource.read_text()
+    url = config["services"]["grafana"]["environment"]["PROMETHEUS_URL"]
+    prometheus = config["services"]["prometheus"]
+    assert url == f"http://{prometheus['container_name']}:9090"
+    # Prometheus listens on 9090 unless --web.listen-address sets another port.
+    listen = [a for a in prometheus["command"] if a.startswith("--web.listen-address")]
+    assert listen in ([], ["--web.listen-address=:9090"])
+
+
+def env_example_values() -> dict[str, str]:
+    return dict(
+        re.findall(r"^([A-Z0-9_]+)=(.*)$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+    )
+
+
+def test_edge_upload_limit_above_datasets(config):
+    # Below the edge limit the datasets service returns 413 itself, with a
+    # message that names its limit. Traefik's own 413 has no body.
+    edge = int(config["services"]["traefik"]["environment"]["GATEWAY_MAX_UPLOAD_BYTES"])
+    datasets = config["services"]["datasets"]["environment"]
+    assert edge > int(datasets["DATASETS_MAX_UPLOAD_BYTES"])
+    values = env_example_values()
+    assert int(values["GATEWAY_MAX_UPLOAD_BYTES"]) > int(
+        values["DATASETS_MAX_UPLOAD_BYTES"]
+    )

