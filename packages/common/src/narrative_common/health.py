@@ -44,7 +44,7 @@ class HealthReport(BaseModel):
     dependencies: dict[str, DependencyStatus]
 
 
-# A check returns None or a small detail dict when the dependency answers,
+# A check returns None or a small detail dict when the dependency responds,
 # and raises when it does not.
 Check = Callable[[], Awaitable[dict | None]]
 

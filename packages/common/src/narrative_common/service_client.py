@@ -91,7 +91,7 @@ class ServiceClient:
                 "service_call.failed", dependency=self.name, path=path, error=str(exc)
             )
             raise DependencyUnavailableError(
-                f"The {self.name} service did not answer ({type(exc).__name__}). "
+                f"The {self.name} service did not respond ({type(exc).__name__}). "
                 "Try again shortly; /health/detailed shows its state."
             ) from exc
         return response

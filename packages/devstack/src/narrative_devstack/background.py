@@ -30,7 +30,7 @@ def is_up(settings: StackSettings) -> bool:
 
 
 def start(settings: StackSettings, timeout_seconds: float = 300, say=print) -> None:
-    """Start `narrative-stack up` detached and wait until the gateway answers."""
+    """Start `narrative-stack up` detached and wait until the gateway responds."""
     data_dir = settings.data_dir.resolve()
     (data_dir / "log").mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "log" / "stack.log"

@@ -95,7 +95,7 @@ def check(
 ) -> dict:
     if response.status_code not in expected:
         raise DemoError(
-            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.request.method} {response.request.url.path} returned "
             f"{response.status_code}: {response.text[:500]}"
         )
     return response.json()

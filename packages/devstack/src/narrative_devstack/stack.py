@@ -90,7 +90,7 @@ def free_ports(count: int) -> list[int]:
 
 @dataclass
 class StackConfig:
-    """Where the stack keeps its data and which loopback ports it binds."""
+    """Data folder and loopback ports of one stack."""
 
     data_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))

@@ -30,7 +30,7 @@ class Services:
             response = await self.client.get(f"{self.urls[name]}/health/detailed")
             report = response.json()
             if response.status_code not in (200, 503) or "status" not in report:
-                raise RuntimeError(f"unexpected answer {response.status_code}")
+                raise RuntimeError(f"unexpected response {response.status_code}")
             return report
 
         return check

@@ -1,4 +1,4 @@
-"""ForwardAuth endpoint: Traefik asks it about every request that needs a key."""
+"""ForwardAuth endpoint that Traefik calls for every request that needs a key."""
 
 import structlog
 from cachetools import TTLCache
