@@ -116,6 +116,7 @@ MIDDLEWARE = _resource(
                 "properties": {
                     "address": {"type": "string", "format": "uri"},
                     "trustForwardHeader": {"type": "boolean"},
+                    "maxResponseBodySize": {"type": "integer", "minimum": -1},
                     "authResponseHeaders": {
                         "type": "array",
                         "items": {"type": "string"},

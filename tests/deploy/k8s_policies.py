@@ -209,6 +209,49 @@ def check_services_and_pdbs(objects: list[dict]) -> list[str]:
     return problems
 
 
+def check_scrape_services(
+    objects: list[dict], scrape_ports: dict[str, int]
+) -> list[str]:
+    """Check that each Deployment has a headless `<name>-pods` Service for scraping.
+
+    `scrape_ports` maps a Deployment name to the port Prometheus scrapes.
+    Prometheus resolves `<name>-pods` to one address per pod, so each
+    replica is scraped, and not-ready pods stay listed so they show as down.
+    """
+    problems = []
+    services = {obj["metadata"]["name"]: obj for obj in by_kind(objects, "Service")}
+    for deployment in by_kind(objects, "Deployment"):
+        name = deployment["metadata"]["name"]
+        if name not in scrape_ports:
+            problems.append(f"{name}: Prometheus has no scrape target for it")
+            continue
+        service = services.get(f"{name}-pods")
+        if service is None:
+            problems.append(f"{name}: no headless Service named {name}-pods")
+            continue
+        spec = service["spec"]
+        if spec.get("clusterIP") != "None":
+            problems.append(f"Service {name}-pods: clusterIP is not None")
+        if spec.get("publishNotReadyAddresses") is not True:
+            problems.append(
+                f"Service {name}-pods: publishNotReadyAddresses is not true"
+            )
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        if not _selects(spec.get("selector", {}), labels):
+            problems.append(f"Service {name}-pods: does not select the pods of {name}")
+        container = containers(deployment)[0]
+        targets = {
+            _resolve_port(container, port.get("targetPort", port["port"]))
+            for port in spec.get("ports", [])
+        }
+        if scrape_ports[name] not in targets:
+            problems.append(
+                f"Service {name}-pods: no port reaches the scraped port "
+                f"{scrape_ports[name]}"
+            )
+    return problems
+
+
 def _service_port(objects: list[dict], name: str, port: int) -> str | None:
     """Return a problem when Service `name` lacks `port`, else None."""
     services = {obj["metadata"]["name"]: obj for obj in by_kind(objects, "Service")}

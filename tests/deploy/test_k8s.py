@@ -6,6 +6,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
+from monitoring.codegen.settings import SCRAPE_TARGETS
+
 from . import k8s_policies as policies
 from .contract import load_services, load_shared_settings
 from .crd_schemas import CRD_SCHEMAS
@@ -21,6 +23,12 @@ MIN_GRACE_SECONDS = {
 }
 
 SERVICES = load_services()
+# Deployment name -> the port Prometheus scrapes, from the monitoring settings.
+SCRAPE_PORTS = {
+    target.cluster_host: target.local_port
+    for target in SCRAPE_TARGETS
+    if target.cluster_host.startswith("narrative-")
+}
 
 
 def validate_object(obj: dict) -> None:
@@ -65,6 +73,14 @@ def test_probes_use_served_ports_and_paths(rendered):
 
 def test_deployments_have_service_and_pdb(rendered):
     assert policies.check_services_and_pdbs(rendered) == []
+
+
+def test_every_pod_is_scraped(rendered):
+    assert policies.check_scrape_services(rendered, SCRAPE_PORTS) == []
+
+
+def test_scrape_targets_are_deployments():
+    assert set(SCRAPE_PORTS) == set(SERVICES)
 
 
 def test_routes_point_at_services(rendered):
@@ -226,6 +242,49 @@ def test_broken_manifests_fail_checks(production):
     ] = 1
     cases.append(
         ("unavailable rollout", policies.check_deployments(objects, MIN_GRACE_SECONDS))
+    )
+
+    objects = [
+        o
+        for o in production
+        if not (
+            o["kind"] == "Service"
+            and o["metadata"]["name"] == "narrative-inference-pods"
+        )
+    ]
+    cases.append(
+        (
+            "missing headless Service",
+            policies.check_scrape_services(objects, SCRAPE_PORTS),
+        )
+    )
+
+    objects = copy.deepcopy(production)
+    for obj in objects:
+        if (
+            obj["kind"] == "Service"
+            and obj["metadata"]["name"] == "narrative-gateway-pods"
+        ):
+            del obj["spec"]["clusterIP"]
+    cases.append(
+        (
+            "scrape Service with a VIP",
+            policies.check_scrape_services(objects, SCRAPE_PORTS),
+        )
+    )
+
+    objects = copy.deepcopy(production)
+    for obj in objects:
+        if (
+            obj["kind"] == "Service"
+            and obj["metadata"]["name"] == "narrative-traefik-pods"
+        ):
+            obj["spec"]["ports"][0]["targetPort"] = "web"
+    cases.append(
+        (
+            "scrape Service on the wrong port",
+            policies.check_scrape_services(objects, SCRAPE_PORTS),
+        )
     )
 
     objects = [o for o in production if o["kind"] != "HorizontalPodAutoscaler"]

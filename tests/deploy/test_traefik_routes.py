@@ -6,6 +6,7 @@ fail when the two disagree on which paths exist or which headers are
 stripped from clients.
 """
 
+import copy
 import re
 
 import pytest
@@ -103,3 +104,25 @@ def test_route_drift_is_detected(production):
     routes[0] = {**routes[0], "spec": {**routes[0]["spec"]}}
     routes[0]["spec"]["routes"] = routes[0]["spec"]["routes"][1:]
     assert crd_routes([routes[0]]) != file_routes(load_dynamic_config())
+
+
+def test_same_middleware_settings(production):
+    # Limits, retries and ForwardAuth options, with the file's defaults. Only
+    # the ForwardAuth address differs, and test_same_forward_auth_path checks it.
+    file_middlewares = copy.deepcopy(load_dynamic_config()["http"]["middlewares"])
+    crd_middlewares = {
+        m["metadata"]["name"]: copy.deepcopy(m["spec"])
+        for m in policies.by_kind(production, "Middleware")
+    }
+    for middlewares in (file_middlewares, crd_middlewares):
+        middlewares["api-key"]["forwardAuth"].pop("address")
+    assert crd_middlewares == file_middlewares
+
+
+def test_same_servers_transport(production):
+    file_transports = load_dynamic_config()["http"]["serversTransports"]
+    crd_transports = {
+        t["metadata"]["name"]: t["spec"]
+        for t in policies.by_kind(production, "ServersTransport")
+    }
+    assert crd_transports == file_transports
