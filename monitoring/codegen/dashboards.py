@@ -28,7 +28,8 @@ def system_health() -> dict:
                 p.PERCENT_UNIT,
                 Q(
                     _ratio(
-                        f"sum(service:http_requests_5xx:rate{W})",
+                        # No 5xx series at all means no errors: read it as 0.
+                        f"sum(service:http_requests_5xx:rate{W}) or vector(0)",
                         f"sum(service:http_requests:rate{W})",
                     )
                 ),

@@ -31,7 +31,10 @@ def _http_panels(service: str) -> list[Panel]:
             p.PER_SECOND,
             [
                 Q(
-                    f"service_endpoint:http_requests_5xx:rate{W}{{{sel}}}",
+                    f"service_endpoint:http_requests_5xx:rate{W}{{{sel}}}"
+                    # Endpoints without errors read 0 instead of "No data",
+                    # which would also be what a broken scrape shows.
+                    f" or 0 * service_endpoint:http_requests:rate{W}{{{sel}}}",
                     "{{endpoint}}",
                 )
             ],
@@ -73,7 +76,10 @@ def _dependency_panels(service: str) -> list[Panel]:
             [
                 Q(
                     "sum by (dependency, error_type) "
-                    f"(rate(dependency_errors_total{{{sel}}}[{W}]))",
+                    f"(rate(dependency_errors_total{{{sel}}}[{W}]))"
+                    # Each dependency called without errors reads 0.
+                    " or sum by (dependency) (0 * rate("
+                    f"dependency_request_duration_seconds_count{{{sel}}}[{W}]))",
                     "{{dependency}} {{error_type}}",
                 )
             ],

@@ -153,9 +153,12 @@ GATEWAY_AVAILABILITY = Slo(
     service="gateway",
     objective=0.999,
     description="requests through the gateway get a response below 500",
+    # With no 5xx at all the numerator has no series; `or vector(0)` makes
+    # the ratio 0 then, so the recorded ratio exists whenever traffic does.
     error_ratio=(
-        'sum(rate(traefik_entrypoint_requests_total{entrypoint="web",code=~"5.."}'
-        "[{window}]))\n/\n"
+        "(\n"
+        '  sum(rate(traefik_entrypoint_requests_total{entrypoint="web",code=~"5.."}'
+        "[{window}]))\n  or vector(0)\n)\n/\n"
         'sum(rate(traefik_entrypoint_requests_total{entrypoint="web"}[{window}]))'
     ),
 )
