@@ -54,7 +54,7 @@ def verify_internal_token(request: Request) -> None:
         )
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
     """Return the gateway-verified user of this request, or raise 401."""
     verify_internal_token(request)
     user_id = request.headers.get(USER_HEADER, "").strip()
@@ -69,7 +69,7 @@ def current_user(request: Request) -> User:
     return user
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.is_admin:
         raise ForbiddenError(
             "This endpoint is for administrators. Ask an operator for an admin "

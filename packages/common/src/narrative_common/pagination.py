@@ -15,7 +15,7 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE, description="Items per page."),
     offset: int = Query(0, ge=0, description="Items to skip, newest first."),
 ) -> PageParams:

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
-from narrative_common.auth import User, current_user
+from narrative_common.auth import CurrentUser
 from narrative_common.errors import (
     NotFoundError,
     PayloadTooLargeError,
@@ -56,13 +56,8 @@ async def get_settings(request: Request) -> InferenceSettings:
     return request.app.state.settings
 
 
-async def get_user(request: Request) -> User:
-    return current_user(request)
-
-
 Cache = Annotated[ModelCache, Depends(get_cache)]
 Settings = Annotated[InferenceSettings, Depends(get_settings)]
-CurrentUser = Annotated[User, Depends(get_user)]
 
 BATCH_BODY = {
     "requestBody": {
