@@ -154,6 +154,35 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _dependency_errors() -> list[tuple[type[Exception], str]]:
+    """Return the client errors that mean a dependency is down, not a bug."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+    from pymongo.errors import (
+        AutoReconnect,
+        ConnectionFailure,
+        ServerSelectionTimeoutError,
+    )
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return [
+        (ServerSelectionTimeoutError, "MongoDB"),
+        (AutoReconnect, "MongoDB"),
+        (ConnectionFailure, "MongoDB"),
+        (RedisConnectionError, "Redis"),
+        (RedisTimeoutError, "Redis"),
+        (EndpointConnectionError, "S3"),
+        (ConnectTimeoutError, "S3"),
+        (ReadTimeoutError, "S3"),
+        (ConnectionClosedError, "S3"),
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render AppError, validation errors, HTTP errors and crashes as one envelope."""
 
@@ -194,6 +223,28 @@ def install_error_handlers(app: FastAPI) -> None:
                 "See /docs for the available endpoints."
             )
         return _envelope(request, exc.status_code, code, message, headers=exc.headers)
+
+    for error_type, dependency in _dependency_errors():
+
+        @app.exception_handler(error_type)
+        async def handle_dependency_down(
+            request: Request, exc: Exception, dependency: str = dependency
+        ) -> JSONResponse:
+            log.error(
+                "request.dependency_unavailable",
+                dependency=dependency,
+                error_type=type(exc).__name__,
+                error=str(exc)[:300],
+            )
+            return _envelope(
+                request,
+                503,
+                "dependency_unavailable",
+                f"{dependency} is unavailable right now, so this request was not "
+                "completed. Try again shortly; GET /health/detailed shows which "
+                "dependency is down.",
+                headers={"Retry-After": "5"},
+            )
 
     @app.exception_handler(Exception)
     async def handle_crash(request: Request, exc: Exception) -> JSONResponse:
