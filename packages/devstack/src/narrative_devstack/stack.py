@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -70,22 +71,25 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+# Ports are drawn below Linux's default ephemeral range (32768 and up), so an
+# outgoing connection cannot take a port between its choice and its use.
+# SeaweedFS also binds port + 10000 for gRPC, which stays below it too.
+PORT_RANGE = (10000, 22700)
+
+
 def free_ports(count: int) -> list[int]:
-    """Pick ports that are free now, together with port + 10000 for SeaweedFS gRPC."""
+    """Pick distinct ports that are free now, together with port + 10000."""
     chosen: list[int] = []
-    sockets = []
-    while len(chosen) < count:
-        holder = socket.socket()
-        holder.bind((HOST, 0))
-        port = holder.getsockname()[1]
-        if port + 10000 < 65536 and _port_is_free(port + 10000):
+    generator = random.Random()
+    for _ in range(count * 200):
+        if len(chosen) == count:
+            return chosen
+        port = generator.randrange(*PORT_RANGE)
+        if port in chosen or port + 10000 in chosen:
+            continue
+        if _port_is_free(port) and _port_is_free(port + 10000):
             chosen.append(port)
-            sockets.append(holder)
-        else:
-            holder.close()
-    for holder in sockets:
-        holder.close()
-    return chosen
+    raise StackError(f"could not find {count} free ports in {PORT_RANGE}")
 
 
 @dataclass
