@@ -73,6 +73,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "note": "shared machine: other processes may run at the same time",
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
     }
 
 
@@ -331,6 +332,9 @@ def run(args: argparse.Namespace) -> dict:
         results["training"] = training_overhead(args.training_repeats)
         say(f"training: {results['training']}")
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["machine"]["load_average_at_end"] = [
+        round(value, 2) for value in os.getloadavg()
+    ]
     results["targets"] = evaluate_targets(results)
     return results
 

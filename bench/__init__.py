@@ -1,0 +1,1 @@
+"""Benchmark code run by `python -m narrative_devstack.bench` (`make bench`)."""
