@@ -5,6 +5,8 @@
 #   make rollout-status             wait for every Deployment to finish rolling out
 #   make rollback SERVICE=inference roll one Deployment back one revision
 #   make deploy-check               offline checks: hadolint, compose, kustomize, schemas
+#                                   (DEPLOY_CHECK_ARGS='-m "not image_venv"' skips the
+#                                   uv installs of the image venvs)
 
 PYTHON ?= .venv/bin/python
 VENV_BIN ?= $(dir $(PYTHON))
@@ -15,6 +17,7 @@ K8S_OVERLAY ?= k8s/overlays/production
 IMAGE_TAG ?= 0.1.0
 SERVICE ?=
 ROLLOUT_TIMEOUT ?= 15m
+DEPLOY_CHECK_ARGS ?=
 
 # image name = Dockerfile [build target]
 DEPLOY_IMAGES := \
@@ -53,4 +56,4 @@ rollback:
 	$(KUBECTL) rollout undo deployment/narrative-$(SERVICE) -n $(K8S_NAMESPACE)
 
 deploy-check:
-	$(PYTHON) -m pytest tests/deploy -q -p no:cacheprovider
+	$(PYTHON) -m pytest tests/deploy -q -p no:cacheprovider $(DEPLOY_CHECK_ARGS)

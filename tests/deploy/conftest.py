@@ -6,6 +6,14 @@ import yaml
 from .contract import REPO_ROOT
 from .tools import find_tool
 
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "image_venv: installs an image's venv with uv as its Dockerfile does",
+    )
+
+
 OVERLAYS = {"base": "k8s/base", "production": "k8s/overlays/production"}
 
 
