@@ -214,13 +214,19 @@ def env_example_values() -> dict[str, str]:
     )
 
 
-def test_edge_upload_limit_above_datasets(config):
-    # Below the edge limit the datasets service returns 413 itself, with a
-    # message that names its limit. Traefik's own 413 has no body.
+# Upload limit of each service behind Traefik's upload-limit middleware.
+SERVICE_UPLOAD_LIMITS = {
+    "datasets": "DATASETS_MAX_UPLOAD_BYTES",
+    "inference": "INFERENCE_BATCH_MAX_UPLOAD_BYTES",
+}
+
+
+def test_edge_upload_limit_above_services(config):
+    # Below the edge limit a service returns 413 itself, with a message that
+    # names its limit. Traefik's own 413 has no body.
     edge = int(config["services"]["traefik"]["environment"]["GATEWAY_MAX_UPLOAD_BYTES"])
-    datasets = config["services"]["datasets"]["environment"]
-    assert edge > int(datasets["DATASETS_MAX_UPLOAD_BYTES"])
     values = env_example_values()
-    assert int(values["GATEWAY_MAX_UPLOAD_BYTES"]) > int(
-        values["DATASETS_MAX_UPLOAD_BYTES"]
-    )
+    for service, variable in SERVICE_UPLOAD_LIMITS.items():
+        limit = int(config["services"][service]["environment"][variable])
+        assert edge > limit, variable
+        assert int(values["GATEWAY_MAX_UPLOAD_BYTES"]) > int(values[variable]), variable

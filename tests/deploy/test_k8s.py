@@ -147,6 +147,23 @@ def test_production_has_namespace_object(production):
     assert namespaces == ["production"]
 
 
+def test_edge_upload_limit_above_services(rendered):
+    (upload_limit,) = [
+        m["spec"]["buffering"]
+        for m in policies.by_kind(rendered, "Middleware")
+        if m["metadata"]["name"] == "upload-limit"
+    ]
+    edge = upload_limit["maxRequestBodyBytes"]
+    limits = {
+        "narrative-datasets": "DATASETS_MAX_UPLOAD_BYTES",
+        "narrative-inference": "INFERENCE_BATCH_MAX_UPLOAD_BYTES",
+    }
+    for name, variable in limits.items():
+        (container,) = policies.containers(_deployment(rendered, name))
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert edge > int(env[variable]), variable
+
+
 def test_worker_scales_on_queue_depth(production):
     (scaler,) = policies.by_kind(production, "ScaledObject")
     (trigger,) = scaler["spec"]["triggers"]

@@ -19,7 +19,7 @@ APP_SERVICES = sorted(
     for name, service in SERVICES.items()
     if service.package and name != "narrative-training-worker"
 )
-# Readiness may report 503 while dependencies are down; that is still served.
+# Readiness returns 503 while dependencies are down, which still means served.
 SERVED = {200, 503}
 
 
