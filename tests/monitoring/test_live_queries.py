@@ -1,32 +1,33 @@
-"""Every PromQL query in the runbook, the rules and the dashboards runs on a
-real Prometheus.
+"""Every PromQL query in the runbooks, the rules and the dashboards returns
+series on a real Prometheus scraping the real stack.
 
-Prometheus is started on a free loopback port. By default every scrape job
-points at a local exporter of the sample metrics; with
-MONITORING_SCRAPE_STACK=1 the jobs point at the local stack's own ports
-(start it first with `make stack`).
+Prometheus scrapes every service, the training worker, Traefik's metrics
+entry point and itself each second, with the project's recording and alert
+rules, while the analyst's workflow runs through Traefik. promql.py states
+the rule each query is held to.
 """
 
-import json
-import os
 import re
 import socket
-import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
-import yaml
-from prometheus_client import start_http_server
-from sample_metrics import build_registry
+from live import SEED_RUNBOOK, SHARED_DATASETS, Analyst, run_workflow
+from promql import (
+    Prometheus,
+    dashboard_queries,
+    job_ports,
+    markdown_promql_blocks,
+    rule_queries,
+    seed_queries,
+)
 
 from conftest import MONITORING_DIR, RUNBOOK_PATH
-from monitoring.codegen import scrape, settings
+from monitoring.codegen import settings
 
-STARTUP_TIMEOUT_SECONDS = 60
 RULES_DIR = MONITORING_DIR / "prometheus" / "rules"
+DASHBOARDS_DIR = MONITORING_DIR / "grafana" / "dashboards"
+COUNTER_FUNCTIONS = ("rate", "irate", "increase", "resets")
 
 
 def _free_port() -> int:
@@ -35,133 +36,170 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
-
-
-def _query(base_url: str, expr: str) -> dict:
-    params = urllib.parse.urlencode({"query": expr})
+@pytest.fixture(scope="module")
+def prometheus(prometheus_binary, monitored_stack, tmp_path_factory):
+    server = Prometheus(
+        prometheus_binary,
+        tmp_path_factory.mktemp("prometheus"),
+        _free_port(),
+        job_ports(monitored_stack.config.ports),
+        [RULES_DIR / "recording.yml", RULES_DIR / "alerts.yml"],
+    ).start()
     try:
-        return _get_json(f"{base_url}/api/v1/query?{params}")
-    except urllib.error.HTTPError as error:
-        return json.load(error)
-
-
-def _runbook_queries() -> list[str]:
-    text = RUNBOOK_PATH.read_text()
-    return [block.strip() for block in re.findall(r"```promql\n(.*?)```", text, re.S)]
-
-
-def _dashboard_queries() -> list[str]:
-    queries = []
-    for path in sorted((MONITORING_DIR / "grafana" / "dashboards").glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            queries += [target["expr"] for target in panel.get("targets", [])]
-    return queries
-
-
-def _rule_queries() -> list[str]:
-    queries = []
-    for path in sorted(RULES_DIR.glob("*.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            queries += [rule["expr"] for rule in group["rules"]]
-    return queries
+        every_target = len(settings.SCRAPE_TARGETS)
+        server.wait_until(f"count(up == 1) == {every_target}", 60)
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def prometheus_url(prometheus_binary, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("prometheus")
-    if os.environ.get("MONITORING_SCRAPE_STACK") == "1":
-        ports = None
-    else:
-        exporter_port = _free_port()
-        start_http_server(exporter_port, addr="127.0.0.1", registry=build_registry())
-        ports = {target.job: exporter_port for target in settings.SCRAPE_TARGETS}
-    port = _free_port()
-    config = scrape.local_config(
-        ports=ports,
-        alertmanager_port=_free_port(),
-        rule_files=[str(RULES_DIR / "recording.yml"), str(RULES_DIR / "alerts.yml")],
+def scraped(prometheus, monitored_stack, fake_openai):
+    """Run the workflow, then wait until Prometheus has scraped its end."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"the shared datasets folder {SHARED_DATASETS} is absent")
+    analyst = Analyst(
+        monitored_stack.gateway_url, monitored_stack.api_key("monitoring-analyst")
     )
-    # Scrape and evaluate every second so the test needs seconds, not minutes.
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    for job in config["scrape_configs"]:
-        if job["job_name"] == "prometheus":
-            job["static_configs"][0]["targets"] = [f"127.0.0.1:{port}"]
-    config_path = workdir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config))
-
-    process = subprocess.Popen(
-        [
-            prometheus_binary,
-            f"--config.file={config_path}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "prometheus.log").open("w"),
-    )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_scrapes(base_url, process)
-        yield base_url
+        run_workflow(monitored_stack, analyst, fake_openai)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        analyst.close()
+    # Two scrapes of every target after the last request give rate() its
+    # two samples; two more seconds let the rules on recorded series run.
+    finished = time.time()
+    prometheus.wait_until(f"min(timestamp(up)) > {finished + 2.5}", 30)
+    time.sleep(2)
+    return prometheus
 
 
-def _wait_for_scrapes(base_url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"prometheus exited with {process.returncode}")
-        try:
-            result = _query(base_url, "count(count_over_time(up[1m]) >= 3)")
-        except OSError:
-            result = {}
-        samples = result.get("data", {}).get("result", [])
-        if samples and int(float(samples[0]["value"][1])) == len(
-            settings.SCRAPE_TARGETS
-        ):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"prometheus did not scrape every target in {STARTUP_TIMEOUT_SECONDS}s")
-
-
-@pytest.mark.parametrize(
-    ("source", "queries"),
-    [
-        ("docs/runbook.md", _runbook_queries()),
-        ("dashboards", _dashboard_queries()),
-        ("rules", _rule_queries()),
-    ],
-)
-def test_queries_run(prometheus_url, source, queries):
-    assert queries, f"no queries found in {source}"
+def _failures(prometheus: Prometheus, queries: list[tuple[str, str]]) -> list[str]:
     failures = []
-    for expr in queries:
-        result = _query(prometheus_url, expr)
-        if result.get("status") != "success":
-            failures.append(f"{expr}: {result.get('error')}")
+    for where, expr in queries:
+        why = prometheus.check(expr)
+        if why:
+            failures.append(f"{where}: {expr}\n    {why}")
+    return failures
+
+
+def test_every_target_is_scraped(scraped):
+    up = {s["metric"]["job"]: s["value"][1] for s in scraped.series("up")}
+    assert up == {target.job: "1" for target in settings.SCRAPE_TARGETS}
+
+
+def test_runbook_queries_return_series(scraped):
+    queries = markdown_promql_blocks(RUNBOOK_PATH.read_text())
+    assert len(queries) > 20
+    failures = _failures(scraped, [("docs/runbook.md", q) for q in queries])
     assert failures == [], "\n".join(failures)
 
 
-def test_contract_metrics_are_scraped(prometheus_url):
-    for expr in (
-        "http_requests_total",
-        "http_request_duration_seconds_bucket",
-        "ml_prediction_latency_seconds_bucket",
-        "business_active_users",
-    ):
-        result = _query(prometheus_url, expr)
-        assert result["status"] == "success", result
-        assert result["data"]["result"], f"{expr} has no series"
+def test_dashboard_queries_return_series(scraped):
+    queries = dashboard_queries(DASHBOARDS_DIR)
+    assert len(queries) > 50
+    failures = _failures(scraped, [(q.where, q.expr) for q in queries])
+    assert failures == [], "\n".join(failures)
 
 
-def test_rules_loaded_without_errors(prometheus_url):
-    rules = _get_json(f"{prometheus_url}/api/v1/rules")
-    assert rules["status"] == "success"
-    for group in rules["data"]["groups"]:
-        for rule in group["rules"]:
-            assert rule["health"] != "err", f"{rule['name']}: {rule.get('lastError')}"
+def test_rule_expressions_return_series(scraped):
+    queries = rule_queries(RULES_DIR)
+    assert len(queries) > 30
+    failures = _failures(scraped, queries)
+    assert failures == [], "\n".join(failures)
+
+
+def test_rules_evaluate_without_errors(scraped):
+    answer = scraped.get("/api/v1/rules")
+    assert answer["status"] == "success"
+    rules = [rule for group in answer["data"]["groups"] for rule in group["rules"]]
+    assert len(rules) == len(rule_queries(RULES_DIR))
+    for rule in rules:
+        assert rule["health"] == "ok", f"{rule['name']}: {rule.get('lastError')}"
+
+
+# The original runbook's queries -------------------------------------------
+
+
+def _metric_types(prometheus: Prometheus) -> dict[str, str]:
+    answer = prometheus.get("/api/v1/metadata")
+    return {name: entries[0]["type"] for name, entries in answer["data"].items()}
+
+
+def type_misuse(expr: str, types: dict[str, str]) -> str | None:
+    """Say how a query misuses a metric's type, or return None."""
+    for function, name in re.findall(r"\b(\w+)\(\s*([a-zA-Z_:][\w:]*)", expr):
+        if function in COUNTER_FUNCTIONS and types.get(name) == "gauge":
+            return f"{function}() is for counters, and {name} is a gauge"
+    for name, kind in types.items():
+        if kind == "histogram" and re.search(
+            rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr
+        ):
+            return f"{name} is a histogram: only _bucket, _sum and _count exist"
+    return None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def correction_for(runbook: str, query: str) -> tuple[str, str] | None:
+    """Find where the runbook quotes a query in `backticks`; return the prose
+    after the quote and the first promql block after it."""
+    text = _squash(runbook)
+    quoted = text.find(f"`{_squash(query)}`")
+    if quoted < 0:
+        return None
+    rest = text[quoted + len(query) + 2 :]
+    block = re.search(r"```promql (.*?)```", rest)
+    if block is None:
+        return None
+    return rest[: block.start()], block.group(1).strip()
+
+
+@pytest.fixture(scope="module")
+def seed_runbook_queries() -> list[str]:
+    if not SEED_RUNBOOK.is_file():
+        pytest.skip(f"the original runbook {SEED_RUNBOOK} is absent")
+    queries = seed_queries(SEED_RUNBOOK.read_text())
+    assert len(queries) >= 5
+    return queries
+
+
+def test_seed_runbook_queries_run_or_are_corrected(scraped, seed_runbook_queries):
+    """A seed query that fails the rule or misuses a metric's type must be
+    quoted in docs/runbook.md, followed by why, then a corrected query that
+    passes the rule."""
+    runbook = RUNBOOK_PATH.read_text()
+    types = _metric_types(scraped)
+    problems = []
+    corrected = 0
+    for query in seed_runbook_queries:
+        fault = scraped.check(query) or type_misuse(query, types)
+        if fault is None:
+            continue
+        found = correction_for(runbook, query)
+        if found is None:
+            problems.append(f"{query}: {fault}; docs/runbook.md does not correct it")
+            continue
+        why, correction = found
+        if len(why.strip(" .:")) < 40:
+            problems.append(f"{query}: the runbook does not say why it is wrong")
+        if _squash(correction) == _squash(query):
+            problems.append(f"{query}: the correction is the same query")
+        still = scraped.check(correction) or type_misuse(correction, types)
+        if still:
+            problems.append(f"{query}: the correction {correction} {still}")
+        corrected += 1
+    assert problems == [], "\n".join(problems)
+    assert corrected >= 2, "the original runbook's known faults were not detected"
+
+
+def test_type_misuse_is_detected():
+    types = {
+        "business_active_users": "gauge",
+        "ml_training_duration_seconds": "histogram",
+    }
+    assert type_misuse('increase(business_active_users{time_window="day"}[24h])', types)
+    assert type_misuse("avg(ml_training_duration_seconds) by (model_type)", types)
+    assert not type_misuse("rate(ml_training_duration_seconds_sum[1h])", types)
+    assert not type_misuse('max(business_active_users{time_window="day"})', types)
