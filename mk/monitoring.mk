@@ -2,8 +2,11 @@
 # local Prometheus. Included by the root Makefile.
 
 PYTHON ?= .venv/bin/python
-PROMETHEUS_DATA_DIR ?= var/prometheus
 MONITORING_PROM_DIR := monitoring/prometheus
+PROMETHEUS_DATA_DIR ?= var/prometheus
+# The tests run the same command on a free port with a config for their ports.
+PROMETHEUS_LISTEN ?= 127.0.0.1:9090
+PROMETHEUS_CONFIG ?= $(MONITORING_PROM_DIR)/prometheus.local.yml
 
 .PHONY: monitoring-tools monitoring-check dashboards monitor
 
@@ -41,11 +44,12 @@ monitoring-check: monitoring-tools
 dashboards:
 	$(PYTHON) -m monitoring.codegen
 
-# Runs Prometheus in the foreground against the local stack's ports.
+# Runs Prometheus in the foreground against the local stack's default ports
+# (start `make stack` in another terminal first). Ctrl-C stops it.
 monitor: monitoring-tools
 	mkdir -p $(PROMETHEUS_DATA_DIR)
-	prometheus \
-		--config.file=$(MONITORING_PROM_DIR)/prometheus.local.yml \
+	exec prometheus \
+		--config.file=$(PROMETHEUS_CONFIG) \
 		--storage.tsdb.path=$(PROMETHEUS_DATA_DIR) \
-		--web.listen-address=127.0.0.1:9090 \
+		--web.listen-address=$(PROMETHEUS_LISTEN) \
 		--web.enable-lifecycle
