@@ -27,7 +27,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 BANK_CSV = REPO_ROOT / ".." / "shared" / "datasets" / "bank-marketing.csv"
 YDATA_VENV = REPO_ROOT / "var" / "bench-venv"
-# ydata-profiling 4.18 imports pkg_resources, which setuptools 81 removed.
+# ydata-profiling 4.18 imports pkg_resources: setuptools 80.10 has it, 84.2 does not.
 YDATA_PACKAGES = ["ydata-profiling", "pandas<3", "numpy<2.4", "setuptools<81", "psutil"]
 REGIONS = [f"region-{index:02d}" for index in range(12)]
 
@@ -137,17 +137,34 @@ class RssSampler:
         self._thread.join(5)
 
 
+def stage_seconds(datasets_url: str) -> dict[str, float]:
+    """Return the datasets service's total seconds per ingestion stage so far."""
+    text = httpx.get(f"{datasets_url}/metrics", timeout=10).text
+    totals = {}
+    for line in text.splitlines():
+        if line.startswith("datasets_ingest_duration_seconds_sum{"):
+            labels, _, value = line.rpartition(" ")
+            stage = labels.split('stage="', 1)[1].split('"', 1)[0]
+            totals[stage] = float(value)
+    return totals
+
+
 def upload_and_profile(
-    gateway_url: str, api_key: str, csv_path: Path, datasets_pid: int
+    gateway_url: str,
+    api_key: str,
+    csv_path: Path,
+    datasets_pid: int,
+    datasets_url: str,
 ) -> dict:
     """Upload the CSV through the gateway and check what the datasets service stored.
 
-    The upload answers once the raw object is stored and the file is parsed,
-    typed, profiled and written as Parquet, so its duration is the end-to-end
-    time. Peak RSS covers the datasets process from before the upload starts
+    The upload returns its response only after the raw object is stored and
+    the file is parsed, typed, profiled and written as Parquet, so its
+    duration is the end-to-end time. Peak RSS covers the datasets process from before the upload starts
     until the answer arrives.
     """
     headers = {"X-API-Key": api_key}
+    stages_before = stage_seconds(datasets_url)
     sampler = RssSampler(datasets_pid)
     idle_bytes = sampler.rss_bytes()
     with httpx.Client(base_url=gateway_url, headers=headers, timeout=900) as client:
@@ -172,6 +189,10 @@ def upload_and_profile(
         preview = client.get(
             f"/api/v1/datasets/{dataset['id']}/preview", params={"limit": 5}
         )
+    stages = {
+        stage: round(total - stages_before.get(stage, 0.0), 3)
+        for stage, total in stage_seconds(datasets_url).items()
+    }
     return {
         "seconds": round(seconds, 3),
         "rows": dataset["rows"],
@@ -183,6 +204,7 @@ def upload_and_profile(
         "peak_rss_mb": round(sampler.peak_bytes / 2**20, 1),
         "peak_delta_mb": round((sampler.peak_bytes - idle_bytes) / 2**20, 1),
         "rss_samples": sampler.samples,
+        "stage_seconds": stages,
     }
 
 

@@ -12,8 +12,8 @@ BARE = "bare FastAPI + onnxruntime"
 P99_LIMIT_MS = 10.0
 FIXED_RATE = 200.0
 MEMORY_LIMIT_MB = 1024.0
-# NOTE: single calls through Traefik vary by about a quarter from one call to
-# the next on a shared 2-core machine, so "no slower" allows that much.
+# NOTE: "no slower" is read as at most 25% slower, an allowance for the noise
+# of single calls on a shared machine that was chosen, not measured.
 FIRST_CALL_TOLERANCE = 1.25
 
 
@@ -75,6 +75,18 @@ def _prediction_targets(results: dict) -> list[dict]:
     )
     single = prediction.get("single_row", {})
     gateway_peak, bare_peak = peak_rps(single.get(GATEWAY)), peak_rps(single.get(BARE))
+    peak_note = "peak over concurrency 1, 16 and 64, closed loop"
+    paired = results.get("paired_peak")
+    if paired and "error" not in paired:
+        # Runs in alternation resist changes in the machine's load better
+        # than the two sweeps, which are minutes apart.
+        gateway_peak = paired["peak_median_rps"]["gateway"]
+        bare_peak = paired["peak_median_rps"]["bare"]
+        peak_note = (
+            f"median of {paired['rounds']} alternating runs at concurrency 16 and "
+            f"64, best concurrency of each; sweeps: {peak_rps(single.get(GATEWAY))}"
+            f" vs {peak_rps(single.get(BARE))} req/s"
+        )
     ratio = gateway_peak / bare_peak if gateway_peak and bare_peak else None
     targets.append(
         _target(
@@ -84,7 +96,7 @@ def _prediction_targets(results: dict) -> list[dict]:
             ratio,
             ">= 0.5",
             None if ratio is None else ratio >= 0.5,
-            "peak over concurrency 1, 16 and 64, closed loop",
+            peak_note,
         )
     )
     batch = prediction.get("batch", {})
@@ -111,8 +123,10 @@ def _restart_target(results: dict) -> dict:
     name = "first prediction after restart vs hundredth"
     goal = f"<= {FIRST_CALL_TOLERANCE:g}"
     restart = results.get("restart")
-    if not restart:
-        return _missing(name, goal, "restart phase not run")
+    if not restart or "error" in restart:
+        return _missing(
+            name, goal, (restart or {}).get("error", "restart phase not run")
+        )
     first, hundredth = restart["median_first_ms"], restart["median_hundredth_ms"]
     ratio = first / hundredth
     servers = [
@@ -156,6 +170,11 @@ def _ingest_targets(results: dict) -> list[dict]:
         reference_seconds = reference["report_seconds_for_full_file"]
         speedup = reference_seconds / seconds
         note = "ydata report time alone, without reading the CSV"
+        stages = ingest.get("stage_seconds")
+        if stages and mode == "minimal":
+            note += "; datasets stages: " + ", ".join(
+                f"{stage} {value:g} s" for stage, value in stages.items()
+            )
         if reference.get("scale", 1.0) != 1.0:
             note += (
                 f"; measured on {reference['rows']:,} rows and scaled "
@@ -288,6 +307,7 @@ def markdown_report(results: dict) -> str:
             lines += ["", f"## {title}", "", "```", json.dumps(value, indent=2), "```"]
     for title, key in (
         ("CPU time per gateway prediction, by process", "cpu_per_request"),
+        ("Gateway and bare app in alternation", "paired_peak"),
         ("First and hundredth prediction after restarts", "restart"),
         ("Ingestion file", "ingest_file"),
         ("Upload and profile through the gateway", "ingest"),

@@ -153,15 +153,85 @@ def cpu_per_request(
     return {"load": point, "cpu_ms_per_request": per_request}
 
 
+def paired_peak(
+    stack: Stack, api_key: str, model_id: str, work: Path, body_path: Path, args
+) -> dict:
+    """Compare the gateway's throughput with the bare app's in alternating runs.
+
+    On a shared machine the load changes from one minute to the next, so the
+    two are measured in turns (bare app, then gateway, at concurrency 16 and
+    64, repeated) and compared by their medians.
+    """
+    import bench_inference
+
+    env = {**os.environ, **stack.config.env()}
+    # stack_model reads the stack's settings from os.environ.
+    saved_environ = dict(os.environ)
+    os.environ.update(stack.config.env())
+    try:
+        metadata, onnx_bytes = bench_inference.stack_model(model_id, BENCH_USER)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environ)
+    model_dir = work / "paired-model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "model.onnx").write_bytes(onnx_bytes)
+    (model_dir / "metadata.json").write_text(json.dumps(metadata))
+    processes = bench_inference.Processes(work)
+    port = bench_inference.free_port()
+    bare_url = f"http://127.0.0.1:{port}/predict"
+    processes.start(
+        "paired-bare-app",
+        bench_inference.uvicorn_command(
+            "reference_apps:bare_app", port, INFERENCE_BENCH_DIR
+        ),
+        {**env, "BENCH_APP": "bare", "BENCH_MODEL_DIR": str(model_dir)},
+        f"http://127.0.0.1:{port}/docs",
+    )
+    targets = {
+        "bare": (bare_url, []),
+        "gateway": (
+            f"{stack.config.url('traefik')}/api/v1/models/{model_id}/predict",
+            [f"X-API-Key: {api_key}"],
+        ),
+    }
+    runs: dict[str, dict[str, list[float]]] = {name: {} for name in targets}
+    try:
+        for round_number in range(args.paired_rounds):
+            for concurrency in (16, 64):
+                for name, (url, headers) in targets.items():
+                    point = bench_inference.load(
+                        url, body_path, headers, concurrency, args.seconds
+                    )
+                    rps = 0.0 if point.get("errors") else point.get("rps", 0.0)
+                    runs[name].setdefault(str(concurrency), []).append(rps)
+            say(f"paired round {round_number + 1}: {runs}")
+    finally:
+        processes.stop_all()
+    medians = {
+        name: {c: statistics.median(values) for c, values in points.items()}
+        for name, points in runs.items()
+    }
+    return {
+        "rounds": args.paired_rounds,
+        "seconds_per_run": args.seconds,
+        "rps_runs": runs,
+        "median_rps": medians,
+        "peak_median_rps": {
+            name: max(points.values()) for name, points in medians.items()
+        },
+    }
+
+
 def first_and_hundredth(
     stack: Stack, api_key: str, model_id: str, body: bytes, rounds: int
 ) -> dict:
     """Restart the inference process, wait for its preload, time 100 predictions.
 
-    Each round restarts the process, waits until its preload reports done
-    (asked of the service directly, so no request warms the gateway's route to
-    it), opens the client's connection to Traefik with a health call, then
-    sends 100 predictions one after another through the gateway.
+    Each round restarts the process and waits until its preload reports done.
+    The preload state is read from the service directly, so no request warms
+    the gateway's route to it. A health call opens the client's connection to
+    Traefik, then 100 predictions go through the gateway one after another.
     """
     gateway = stack.config.url("traefik")
     inference = stack.config.url("inference")
@@ -218,9 +288,12 @@ def wait_for_preload(status_url: str, headers: dict, timeout_seconds: float = 60
 
 
 def ingest_through_gateway(stack: Stack, api_key: str, csv_path: Path) -> dict:
-    pid = stack.processes["datasets"].pid
     return ingest.upload_and_profile(
-        stack.config.url("traefik"), api_key, csv_path, pid
+        stack.config.url("traefik"),
+        api_key,
+        csv_path,
+        stack.processes["datasets"].pid,
+        stack.config.url("datasets"),
     )
 
 
@@ -281,6 +354,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-rows", type=int, default=100_000)
     parser.add_argument("--restart-rounds", type=int)
     parser.add_argument("--training-repeats", type=int)
+    parser.add_argument(
+        "--paired-rounds",
+        type=int,
+        help="rounds of alternating bare-app and gateway runs for the peak ratio",
+    )
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument(
         "--phases",
@@ -294,6 +372,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.seconds = 2.0 if args.quick else 6.0
     if args.restart_rounds is None:
         args.restart_rounds = 1 if args.quick else 3
+    if args.paired_rounds is None:
+        args.paired_rounds = 1 if args.quick else 3
     if args.training_repeats is None:
         args.training_repeats = 1 if args.quick else 3
     args.skip_mlflow = args.skip_mlflow or args.quick
@@ -339,6 +419,15 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def measure(function, *args) -> dict:
+    """Run one measurement; on an error, keep it in the results and go on."""
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001 - one failed phase must not lose the rest
+        say(f"{function.__name__} failed: {exc!r}")
+        return {"error": f"{function.__name__} failed: {exc!r}"}
+
+
 def measure_on_stack(
     stack: Stack, args: argparse.Namespace, work: Path, csv_path: Path, results: dict
 ) -> None:
@@ -363,20 +452,24 @@ def measure_on_stack(
         body_path.write_bytes(body)
     if "prediction" in args.phases:
         say("CPU time per gateway prediction, by process")
-        results["cpu_per_request"] = cpu_per_request(
-            stack, api_key, model_id, body_path, max(args.seconds, 5.0)
+        results["cpu_per_request"] = measure(
+            cpu_per_request, stack, api_key, model_id, body_path, max(args.seconds, 5)
         )
         say(f"CPU per request: {results['cpu_per_request']}")
+        say(f"gateway and bare app in alternation, {args.paired_rounds} round(s)")
+        results["paired_peak"] = measure(
+            paired_peak, stack, api_key, model_id, work, body_path, args
+        )
     if "restart" in args.phases:
         say(f"restarting inference {args.restart_rounds} time(s)")
-        results["restart"] = first_and_hundredth(
-            stack, api_key, model_id, body, args.restart_rounds
+        results["restart"] = measure(
+            first_and_hundredth, stack, api_key, model_id, body, args.restart_rounds
         )
     if "ingest" in args.phases:
         say("building the ingestion CSV (kept in var/bench-data between runs)")
         results["ingest_file"] = ingest.build_csv(csv_path, FULL_INGEST_ROWS)
         say(f"uploading {results['ingest_file']['bytes']:,} bytes through the gateway")
-        results["ingest"] = ingest_through_gateway(stack, api_key, csv_path)
+        results["ingest"] = measure(ingest_through_gateway, stack, api_key, csv_path)
         say(f"ingest: {results['ingest']}")
 
 
