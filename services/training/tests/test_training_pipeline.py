@@ -196,6 +196,27 @@ def test_identifier_kept_when_included():
     assert "kept" in warning["message"]
 
 
+def test_high_cardinality_categories_left_out():
+    outcome = run(load("titanic"), "Survived", "random_forest")
+
+    kept = {f.name for f in outcome.plan.features}
+    assert "Ticket" not in kept
+    assert "Cabin" not in kept
+    assert {"Sex", "Embarked"} <= kept
+    flagged = {w["column"] for w in outcome.warnings if w["kind"] == "high_cardinality"}
+    assert flagged == {"Ticket", "Cabin"}
+    assert outcome.metrics["accuracy"]["test"] > 0.78
+
+
+def test_high_cardinality_column_kept_when_included():
+    outcome = run(
+        load("titanic"), "Survived", "random_forest", include_columns=["Cabin"]
+    )
+
+    assert "Cabin" in {f.name for f in outcome.plan.features}
+    assert "Ticket" not in {f.name for f in outcome.plan.features}
+
+
 def test_unicode_column_names_become_safe_onnx_inputs():
     frame = load("titanic")
     frame = frame.rename(columns={"Sex": "sexe é.$", "Fare": "fare (£)"})
