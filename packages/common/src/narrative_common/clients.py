@@ -214,7 +214,7 @@ async def open_object_store(settings: CommonSettings) -> AsyncIterator[ObjectSto
         max_pool_connections=settings.s3_max_pool_connections,
         connect_timeout=min(settings.s3_timeout_seconds, 5.0),
         read_timeout=settings.s3_timeout_seconds,
-        retries={"max_attempts": 3, "mode": "standard"},
+        retries={"max_attempts": 2, "mode": "standard"},
         s3={"addressing_style": "path"},
     )
     async with AsyncExitStack() as stack:

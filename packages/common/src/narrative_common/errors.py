@@ -245,14 +245,3 @@ def install_error_handlers(app: FastAPI) -> None:
                 "dependency is down.",
                 headers={"Retry-After": "5"},
             )
-
-    @app.exception_handler(Exception)
-    async def handle_crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.crashed", error_type=type(exc).__name__)
-        return _envelope(
-            request,
-            500,
-            "internal_error",
-            "The server failed to handle this request. Quote the request_id when "
-            "you report it.",
-        )

@@ -4,6 +4,7 @@ The middleware is written against raw ASGI instead of BaseHTTPMiddleware
 because it runs on every prediction and must cost microseconds.
 """
 
+import json
 import re
 import time
 import uuid
@@ -49,28 +50,60 @@ class ObservabilityMiddleware:
                 message["headers"] = [*message["headers"], header]
             await send(message)
 
+        method = scope["method"]
+        status_code = 500
+        started = False
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status_code, started
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                started = True
+            await send_with_request_id(message)
+
         if scope["path"] in self.untimed_paths:
             await self.app(scope, receive, send_with_request_id)
             return
 
-        method = scope["method"]
-        status_code = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-            await send_with_request_id(message)
-
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_and_record)
+        except Exception:
+            # Answering here, instead of letting the exception reach uvicorn,
+            # keeps the connection open: uvicorn closes a connection whose
+            # app raised, and a proxy that reuses it fails the next request.
+            log.exception("request.crashed", method=method, path=scope["path"])
+            if started:
+                raise
+            await _send_crash_response(send_and_record, request_id)
         finally:
             elapsed = time.perf_counter() - start
             endpoint = _route_template(scope)
             status = str(status_code)
             self.metrics.duration.labels(method, endpoint, status).observe(elapsed)
             self.metrics.requests.labels(method, endpoint, status).inc()
+
+
+_CRASH_MESSAGE = (
+    "The server failed to handle this request. Quote the request_id when you report it."
+)
+
+
+async def _send_crash_response(send: Send, request_id: str) -> None:
+    body = json.dumps(
+        {"error": "internal_error", "message": _CRASH_MESSAGE, "request_id": request_id}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _route_template(scope: Scope) -> str:

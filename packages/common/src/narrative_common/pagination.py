@@ -8,6 +8,8 @@ from pydantic import BaseModel
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+# MongoDB takes skip as a 64-bit integer; no list comes near this many items.
+MAX_OFFSET = 1_000_000_000
 
 
 class PageParams(BaseModel):
@@ -17,7 +19,9 @@ class PageParams(BaseModel):
 
 async def page_params(
     limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE, description="Items per page."),
-    offset: int = Query(0, ge=0, description="Items to skip, newest first."),
+    offset: int = Query(
+        0, ge=0, le=MAX_OFFSET, description="Items to skip, newest first."
+    ),
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

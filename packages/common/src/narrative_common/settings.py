@@ -46,7 +46,9 @@ class CommonSettings(BaseSettings):
     s3_bucket_uploads: str = "narrative-uploads"
     s3_bucket_models: str = "narrative-models"
     s3_max_pool_connections: int = Field(50, ge=1)
-    s3_timeout_seconds: float = Field(30.0, gt=0)
+    # Seconds one S3 socket read may wait. A stalled S3 fails a call after
+    # about twice this (two attempts), so requests end in a 503, not a hang.
+    s3_timeout_seconds: float = Field(10.0, gt=0)
 
     internal_token: SecretStr = SecretStr(DEVELOPMENT_INTERNAL_TOKEN)
 
