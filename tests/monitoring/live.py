@@ -2,7 +2,7 @@
 
 The traffic covers what the dashboards and the runbook look at: uploads,
 training, single-row and batch predictions, analyses through OpenAI, the
-expected failures (401, 404, 422, rejected uploads) and real 5xx answers,
+expected failures (401, 404, 422, rejected uploads) and real 5xx responses,
 made by stopping the datasets service and then S3 for a few seconds.
 """
 
@@ -23,7 +23,7 @@ from narrative_common.auth import User, internal_headers
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATASETS = REPO_ROOT / ".." / "shared" / "datasets"
 TELCO = SHARED_DATASETS / "telco-customer-churn.csv"
-SEED_RUNBOOK = REPO_ROOT / ".." / "shared" / "seed" / "monitoring-runbook.md"
+EARLIER_RUNBOOK = REPO_ROOT / ".." / "shared" / "seed" / "monitoring-runbook.md"
 
 
 # OpenAI ---------------------------------------------------------------------
@@ -50,10 +50,10 @@ def _dataset_insights() -> dict:
 
 
 class FakeOpenAI:
-    """Answer chat completions on a loopback port, always with dataset insights.
+    """Serve chat completions on a loopback port, always with dataset insights.
 
     A model analysis gets the dataset schema too, which the service rejects
-    as invalid output. `fail_next(n)` makes the next n calls answer 500.
+    as invalid output. `fail_next(n)` makes the next n calls fail with 500.
     """
 
     def __init__(self) -> None:
@@ -230,7 +230,7 @@ def run_workflow(stack, analyst: Analyst, fake_openai: FakeOpenAI) -> dict:
     expect(batch, 200)
     expect(http.get("/api/v1/models/cache/status"), 200)
 
-    # Analyses: a dataset (OpenAI answers, one finding is dropped), the same
+    # Analyses: a dataset (OpenAI replies, one finding is dropped), the same
     # again (cache hit), and a model (the reply has the wrong schema).
     expect(http.post(f"/api/v1/analysis/datasets/{telco['id']}"), 200)
     expect(http.post(f"/api/v1/analysis/datasets/{telco['id']}"), 200)
@@ -279,7 +279,7 @@ def run_workflow(stack, analyst: Analyst, fake_openai: FakeOpenAI) -> dict:
 
 
 def _datasets_outage(stack, http: httpx.Client, dataset_id: str) -> None:
-    """Stop the datasets service: Traefik answers 502, its callers 5xx."""
+    """Stop the datasets service: Traefik returns 502, its callers 5xx."""
     stack.stack.processes["datasets"].stop()
     try:
         expect(http.get("/api/v1/datasets"), 502, 503)
@@ -311,7 +311,7 @@ def _storage_outage(stack, http: httpx.Client, model_id: str, record: dict) -> N
                 "/api/v1/datasets",
                 files={"file": ("during-outage.csv", tiny_csv(2))},
             )
-            # 503 is the contract; inference answers 500 today because a
+            # 503 is the contract; inference returns 500 today because a
             # failed model download is not mapped to DependencyUnavailable.
             expect(predict.result(), 500, 503)
             expect(upload.result(), 503)

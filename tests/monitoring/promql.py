@@ -5,7 +5,7 @@ tested"): it must parse, and it must return at least one series on the
 local stack after the analyst's workflow. A query that returns nothing
 passes only when it filters by value or looks back in time, and its
 relaxed form returns series. The relaxed form adds `bool` after every
-comparison operator, so `x > 0.6` answers 0 or 1 for every series of `x`
+comparison operator, so `x > 0.6` returns 0 or 1 for every series of `x`
 instead of dropping those below the threshold, and removes every
 `offset`, since a fresh Prometheus holds minutes of data, not a week.
 """
@@ -67,8 +67,8 @@ def split_commented_block(block: str) -> list[str]:
     return queries
 
 
-def seed_queries(text: str) -> list[str]:
-    """Return each query of the original runbook's promql blocks."""
+def split_promql_blocks(text: str) -> list[str]:
+    """Return each query of every promql block, split at its comment lines."""
     return [
         query
         for block in markdown_promql_blocks(text)

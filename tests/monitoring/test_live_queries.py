@@ -12,14 +12,14 @@ import socket
 import time
 
 import pytest
-from live import SEED_RUNBOOK, SHARED_DATASETS, Analyst, run_workflow
+from live import EARLIER_RUNBOOK, SHARED_DATASETS, Analyst, run_workflow
 from promql import (
     Prometheus,
     dashboard_queries,
     job_ports,
     markdown_promql_blocks,
     rule_queries,
-    seed_queries,
+    split_promql_blocks,
 )
 
 from conftest import MONITORING_DIR, RUNBOOK_PATH
@@ -117,7 +117,7 @@ def test_rules_evaluate_without_errors(scraped):
         assert rule["health"] == "ok", f"{rule['name']}: {rule.get('lastError')}"
 
 
-# The original runbook's queries -------------------------------------------
+# The earlier operations runbook -------------------------------------------
 
 
 def _metric_types(prometheus: Prometheus) -> dict[str, str]:
@@ -157,23 +157,23 @@ def correction_for(runbook: str, query: str) -> tuple[str, str] | None:
 
 
 @pytest.fixture(scope="module")
-def seed_runbook_queries() -> list[str]:
-    if not SEED_RUNBOOK.is_file():
-        pytest.skip(f"the original runbook {SEED_RUNBOOK} is absent")
-    queries = seed_queries(SEED_RUNBOOK.read_text())
+def earlier_runbook_queries() -> list[str]:
+    if not EARLIER_RUNBOOK.is_file():
+        pytest.skip(f"the earlier operations runbook {EARLIER_RUNBOOK} is absent")
+    queries = split_promql_blocks(EARLIER_RUNBOOK.read_text())
     assert len(queries) >= 5
     return queries
 
 
-def test_seed_runbook_queries_run_or_are_corrected(scraped, seed_runbook_queries):
-    """A seed query that fails the rule or misuses a metric's type must be
+def test_earlier_runbook_queries_run_or_are_corrected(scraped, earlier_runbook_queries):
+    """A query of the earlier runbook that fails the rule or misuses a metric's type must be
     quoted in docs/runbook.md, followed by why, then a corrected query that
     passes the rule."""
     runbook = RUNBOOK_PATH.read_text()
     types = _metric_types(scraped)
     problems = []
     corrected = 0
-    for query in seed_runbook_queries:
+    for query in earlier_runbook_queries:
         fault = scraped.check(query) or type_misuse(query, types)
         if fault is None:
             continue
@@ -191,7 +191,7 @@ def test_seed_runbook_queries_run_or_are_corrected(scraped, seed_runbook_queries
             problems.append(f"{query}: the correction {correction} {still}")
         corrected += 1
     assert problems == [], "\n".join(problems)
-    assert corrected >= 2, "the original runbook's known faults were not detected"
+    assert corrected >= 2, "the earlier runbook's known faults were not detected"
 
 
 def test_type_misuse_is_detected():

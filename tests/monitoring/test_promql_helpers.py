@@ -1,7 +1,7 @@
 """The query collection and the relaxed form that the live tests rely on."""
 
 import pytest
-from promql import relax, seed_queries, split_commented_block, substitute
+from promql import relax, split_commented_block, split_promql_blocks, substitute
 
 
 @pytest.mark.parametrize(
@@ -30,10 +30,10 @@ def test_split_keeps_multiline_query_whole():
     assert split_commented_block(block) == ["rate(a[5m])", "sum(b) / sum(c) * 100"]
 
 
-def test_seed_queries_read_promql_blocks_only():
+def test_split_promql_blocks_read_promql_blocks_only():
     text = "```bash\ncurl x\n```\n```promql\n# one\nup\n# two\nsum(up)\n```\n"
 
-    assert seed_queries(text) == ["up", "sum(up)"]
+    assert split_promql_blocks(text) == ["up", "sum(up)"]
 
 
 def test_substitute_grafana_variables():
