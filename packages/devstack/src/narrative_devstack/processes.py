@@ -25,6 +25,8 @@ class ManagedProcess:
     ready: ReadyCheck
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    # Seconds between SIGTERM and SIGKILL.
+    stop_timeout_seconds: float = 15.0
     popen: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -70,8 +72,10 @@ class ManagedProcess:
             f"see {self.log_path}:\n{self.tail()}"
         )
 
-    def stop(self, timeout_seconds: float = 15.0) -> None:
+    def stop(self, timeout_seconds: float | None = None) -> None:
         """Send SIGTERM to the process group, then SIGKILL after the timeout."""
+        if timeout_seconds is None:
+            timeout_seconds = self.stop_timeout_seconds
         if self.popen is None or self.popen.poll() is not None:
             return
         try:
