@@ -1,4 +1,4 @@
-"""Fixtures for the monitoring tests: repository paths and the CLI tools."""
+"""Fixtures for the monitoring tests: paths, CLI tools and a stack of their own."""
 
 import shutil
 import sys
