@@ -151,6 +151,30 @@ MIDDLEWARE = _resource(
                 "properties": {"path": {"type": "string", "pattern": "^/"}},
                 "additionalProperties": False,
             },
+            "errors": {
+                "type": "object",
+                "required": ["status", "service", "query"],
+                "properties": {
+                    "status": {
+                        "type": "array",
+                        "items": {
+                            "type": "string",
+                            "pattern": "^[1-5][0-9]{2}(-[1-5][0-9]{2})?$",
+                        },
+                    },
+                    "service": {
+                        "type": "object",
+                        "required": ["name", "port"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "port": {"type": "integer"},
+                        },
+                        "additionalProperties": False,
+                    },
+                    "query": {"type": "string", "pattern": "^/"},
+                },
+                "additionalProperties": False,
+            },
             "retry": {
                 "type": "object",
                 "required": ["attempts"],

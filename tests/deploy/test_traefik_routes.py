@@ -108,7 +108,8 @@ def test_route_drift_is_detected(production):
 
 def test_same_middleware_settings(production):
     # Limits, retries and ForwardAuth options, with the file's defaults. Only
-    # the ForwardAuth address differs, and test_same_forward_auth_path checks it.
+    # the ForwardAuth address and the error pages' service reference differ:
+    # test_same_forward_auth_path checks the first, the assert below the second.
     file_middlewares = copy.deepcopy(load_dynamic_config()["http"]["middlewares"])
     crd_middlewares = {
         m["metadata"]["name"]: copy.deepcopy(m["spec"])
@@ -116,6 +117,10 @@ def test_same_middleware_settings(production):
     }
     for middlewares in (file_middlewares, crd_middlewares):
         middlewares["api-key"]["forwardAuth"].pop("address")
+    crd_error_service = crd_middlewares["unreachable"]["errors"].pop("service")
+    file_error_service = file_middlewares["unreachable"]["errors"].pop("service")
+    assert file_error_service == "gateway"
+    assert crd_error_service == {"name": "narrative-gateway", "port": 8001}
     assert crd_middlewares == file_middlewares
 
 

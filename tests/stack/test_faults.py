@@ -132,3 +132,24 @@ def test_make_api_key_prints_only_a_working_key(stack):
     )
     assert response.status_code == 200
     assert response.json()["items"] == []
+
+
+def test_stopped_service_answers_in_the_error_envelope(stack, analyst_factory):
+    user = analyst_factory("unreachable")
+    inference = stack.stack.processes["inference"]
+
+    inference.stop()
+    try:
+        response = user.http.post(
+            "/api/v1/models/6b12f5ce2201f7436d5d09ed/predict", json={"record": {}}
+        )
+        assert response.status_code == 502
+        assert response.json()["error"] == "service_unavailable"
+        assert "/health/detailed" in response.json()["message"]
+    finally:
+        stack.stack.restart("inference")
+
+    after = user.http.post(
+        "/api/v1/models/6b12f5ce2201f7436d5d09ed/predict", json={"record": {}}
+    )
+    assert after.status_code == 404

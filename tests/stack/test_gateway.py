@@ -138,3 +138,13 @@ def test_edge_metrics_include_every_service(stack):
         assert f'service="{service}"' in response.text, service
     assert "http_request_duration_seconds_bucket" in response.text
     assert "gateway_auth_requests_total" in response.text
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_bearer_scheme_is_case_insensitive(stack, alice, scheme):
+    response = httpx.get(
+        f"{stack.gateway_url}/api/v1/datasets",
+        headers={"Authorization": f"{scheme} {alice}"},
+    )
+
+    assert response.status_code == 200, response.text

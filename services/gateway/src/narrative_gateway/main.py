@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -94,6 +95,29 @@ async def docs() -> HTMLResponse:
     """Serve the API reference of all services."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json", title="Narrative Modeling API"
+    )
+
+
+_UNREACHABLE = {
+    502: "A service behind the gateway is not reachable right now.",
+    503: "A service behind the gateway is unavailable right now.",
+    504: "A service behind the gateway did not respond in time.",
+}
+
+
+@app.get("/errors/{status_code}", include_in_schema=False)
+async def error_page(status_code: int) -> JSONResponse:
+    """Render Traefik's own 502, 503 and 504 answers in the error envelope."""
+    message = _UNREACHABLE.get(status_code, "The gateway could not route this request.")
+    return JSONResponse(
+        {
+            "error": "service_unavailable",
+            "message": f"{message} Try again shortly; GET /health/detailed shows "
+            "which service is down.",
+            "request_id": structlog.contextvars.get_contextvars().get("request_id"),
+        },
+        status_code=status_code if status_code in _UNREACHABLE else 502,
+        headers={"Retry-After": "5"},
     )
 
 
