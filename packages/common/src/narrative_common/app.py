@@ -1,5 +1,7 @@
 """Build a service's FastAPI app with the parts every service shares."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -16,6 +18,17 @@ from narrative_common.settings import CommonSettings
 log = structlog.stdlib.get_logger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+async def _refresh_health(app: FastAPI, interval_seconds: float) -> None:
+    """Run the dependency checks on a timer, so `dependency_up` stays current
+    even where nothing polls /health/ready."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            await app.state.health.report()
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
+            log.warning("health.refresh_failed", error=str(exc))
 
 
 def create_app(
@@ -41,7 +54,15 @@ def create_app(
             yield
         else:
             async with lifespan(app):
-                yield
+                refresher = asyncio.create_task(
+                    _refresh_health(app, settings.health_refresh_seconds)
+                )
+                try:
+                    yield
+                finally:
+                    refresher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await refresher
         log.info("service.stopped")
 
     app = FastAPI(

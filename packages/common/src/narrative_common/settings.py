@@ -61,6 +61,8 @@ class CommonSettings(BaseSettings):
 
     metrics_max_tracked_ids: int = Field(100, ge=0)
     health_check_timeout_seconds: float = Field(2.0, gt=0)
+    # Seconds between background runs of the dependency checks.
+    health_refresh_seconds: float = Field(15.0, gt=0)
 
     @model_validator(mode="after")
     def _reject_development_secrets_in_production(self) -> "CommonSettings":

@@ -9,6 +9,8 @@ import httpx
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from narrative_common.metrics import DEPENDENCY_METRICS
+
 log = structlog.stdlib.get_logger(__name__)
 
 PUBLIC_PREFIX = "/api/v1/"
@@ -27,7 +29,8 @@ class Services:
 
     def health_check(self, name: str):
         async def check() -> dict:
-            response = await self.client.get(f"{self.urls[name]}/health/detailed")
+            with DEPENDENCY_METRICS.track(name, "GET"):
+                response = await self.client.get(f"{self.urls[name]}/health/detailed")
             report = response.json()
             if response.status_code not in (200, 503) or "status" not in report:
                 raise RuntimeError(f"unexpected response {response.status_code}")
@@ -36,16 +39,17 @@ class Services:
         return check
 
     async def _fetch_all(self, path: str) -> dict[str, httpx.Response | Exception]:
-        async def fetch(url: str) -> httpx.Response | Exception:
+        async def fetch(name: str) -> httpx.Response | Exception:
             try:
-                response = await self.client.get(url + path)
-                response.raise_for_status()
+                with DEPENDENCY_METRICS.track(name, "GET"):
+                    response = await self.client.get(self.urls[name] + path)
+                    response.raise_for_status()
                 return response
             except httpx.HTTPError as exc:
                 return exc
 
         names = list(self.urls)
-        results = await asyncio.gather(*(fetch(self.urls[n]) for n in names))
+        results = await asyncio.gather(*(fetch(name) for name in names))
         return dict(zip(names, results, strict=True))
 
     async def openapi(self, gateway_doc: dict) -> dict:
