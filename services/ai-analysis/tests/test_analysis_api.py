@@ -14,8 +14,10 @@ from narrative_analysis.metrics import METRICS
 
 TOKEN = "test-internal-token"
 
+MODEL_ID = "6b12f5ce2201f7436d5d09ed"
+
 MODEL_METADATA = {
-    "id": "m1",
+    "id": MODEL_ID,
     "name": "churn forest",
     "model_type": "random_forest",
     "problem_type": "classification",
@@ -72,12 +74,12 @@ def counter(name: str, labels: dict | None = None) -> float:
 @pytest.fixture
 def owned(fake_owners):
     user = f"user-{uuid.uuid4().hex[:6]}"
-    dataset_id = uuid.uuid4().hex
+    dataset_id = uuid.uuid4().hex[:24]
     fake_owners.datasets[(user, dataset_id)] = (
         {"id": dataset_id, "name": "churn"},
         small_profile(),
     )
-    fake_owners.models[(user, "m1")] = MODEL_METADATA | {"dataset_id": dataset_id}
+    fake_owners.models[(user, MODEL_ID)] = MODEL_METADATA | {"dataset_id": dataset_id}
     return user, dataset_id
 
 
@@ -212,7 +214,9 @@ async def test_markdown_format_and_listing(infra, fake_owners, owned):
             f"/api/v1/analysis/datasets/{dataset_id}", headers=as_user(user)
         )
         await asyncio.sleep(0.01)
-        model = await client.post("/api/v1/analysis/models/m1", headers=as_user(user))
+        model = await client.post(
+            f"/api/v1/analysis/models/{MODEL_ID}", headers=as_user(user)
+        )
         assert model.status_code == 200
         result = model.json()["result"]
         assert result["prediction_drivers"][0]["feature"] == "tenure"
@@ -259,3 +263,22 @@ async def test_missing_token_gets_401(infra, fake_owners):
         response = await client.get("/api/v1/analysis")
         assert response.status_code == 401
         assert response.json()["error"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("POST", "/api/v1/analysis/datasets/%00", "path.dataset_id"),
+        ("POST", "/api/v1/analysis/datasets/" + "z" * 24, "path.dataset_id"),
+        ("POST", "/api/v1/analysis/models/%00", "path.model_id"),
+        ("GET", "/api/v1/analysis/not-an-id", "path.analysis_id"),
+        ("DELETE", "/internal/v1/analysis/datasets/%00", "path.dataset_id"),
+        ("DELETE", "/internal/v1/analysis/models/m1", "path.model_id"),
+    ],
+)
+async def test_malformed_id_gets_422(infra, fake_owners, owned, method, path, field):
+    user, _ = owned
+    async with running(infra, fake_owners, base_url="", OPENAI_API_KEY="") as client:
+        response = await client.request(method, path, headers=as_user(user))
+        assert response.status_code == 422
+        assert response.json()["fields"][0]["field"] == field

@@ -14,8 +14,8 @@ from narrative_inference.settings import InferenceSettings
 
 OWNER = "alice"
 OTHER_USER = "bob"
-CLASSIFIER_ID = "telco-rf-classifier"
-REGRESSOR_ID = "telco-rf-regressor"
+CLASSIFIER_ID = "6b12f5ce2201f7436d5d0901"
+REGRESSOR_ID = "6b12f5ce2201f7436d5d0902"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

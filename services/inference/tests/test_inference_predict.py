@@ -9,6 +9,7 @@ from inference_helpers import json_rows
 from conftest import CLASSIFIER_ID, REGRESSOR_ID
 
 PREDICT = f"/api/v1/models/{CLASSIFIER_ID}/predict"
+UNKNOWN_ID = "0" * 24
 
 
 def sklearn_frame(model, frame):
@@ -96,13 +97,31 @@ async def test_other_user_gets_404(api, other_headers, owner_headers, telco):
 
 async def test_unknown_model_gets_404(api, owner_headers):
     response = await api.post(
-        "/api/v1/models/no-such-model/predict",
+        f"/api/v1/models/{UNKNOWN_ID}/predict",
         json={"record": {"tenure": 1}},
         headers=owner_headers,
     )
 
     assert response.status_code == 404
-    assert "no-such-model" in response.json()["message"]
+    assert UNKNOWN_ID in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/models/%00/predict"),
+        ("POST", "/api/v1/models/no-such-model/predict"),
+        ("POST", "/api/v1/models/%00/predict/batch"),
+        ("DELETE", "/api/v1/models/cache/%00"),
+    ],
+)
+async def test_malformed_model_id_gets_422(api, owner_headers, method, path):
+    response = await api.request(
+        method, path, json={"record": {"tenure": 1}}, headers=owner_headers
+    )
+
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["field"] == "path.model_id"
 
 
 async def test_request_without_internal_token_gets_401(api, telco):

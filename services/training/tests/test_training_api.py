@@ -315,3 +315,20 @@ def test_metrics_exposed(training):
     assert "training_queue_depth" in api.text
     health = httpx.get(f"{training.worker_url}/health", timeout=5)
     assert health.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", "/api/v1/training/jobs/%00", "path.job_id"),
+        ("DELETE", "/api/v1/training/jobs/not-an-id", "path.job_id"),
+        ("GET", "/api/v1/models/%00", "path.model_id"),
+        ("DELETE", "/api/v1/models/" + "Z" * 24, "path.model_id"),
+        ("GET", "/internal/v1/models/%00", "path.model_id"),
+        ("GET", "/internal/v1/models?dataset_id=%00", "query.dataset_id"),
+    ],
+)
+def test_malformed_id_gets_422(training, method, path, field):
+    response = training.request(method, path)
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["field"] == field

@@ -19,6 +19,7 @@ from narrative_common.errors import (
     UnauthorizedError,
     error_responses,
 )
+from narrative_common.ids import ResourceId
 from narrative_common.pagination import Page, Pagination
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
@@ -59,7 +60,7 @@ def _respond(analysis: Analysis, output: str) -> Analysis | Response:
     | error_responses(UnauthorizedError, NotFoundError, DependencyUnavailableError),
 )
 async def analyze_dataset(
-    dataset_id: str, user: CurrentUser, service: Service, format: Format = "json"
+    dataset_id: ResourceId, user: CurrentUser, service: Service, format: Format = "json"
 ):
     """Analyze a dataset's profile: findings, risks, targets and next steps."""
     return _respond(await service.analyze_dataset(user, dataset_id), format)
@@ -72,7 +73,7 @@ async def analyze_dataset(
     | error_responses(UnauthorizedError, NotFoundError, DependencyUnavailableError),
 )
 async def analyze_model(
-    model_id: str, user: CurrentUser, service: Service, format: Format = "json"
+    model_id: ResourceId, user: CurrentUser, service: Service, format: Format = "json"
 ):
     """Analyze a trained model: what drives it, where it is weak, next steps."""
     return _respond(await service.analyze_model(user, model_id), format)
@@ -97,7 +98,10 @@ async def list_analyses(
     responses=_MARKDOWN | error_responses(UnauthorizedError, AnalysisNotFoundError),
 )
 async def get_analysis(
-    analysis_id: str, user: CurrentUser, service: Service, format: Format = "json"
+    analysis_id: ResourceId,
+    user: CurrentUser,
+    service: Service,
+    format: Format = "json",
 ):
     """Return one stored analysis, as JSON or Markdown."""
     return _respond(await service.get(user, analysis_id), format)
@@ -109,7 +113,7 @@ async def get_analysis(
     responses=error_responses(UnauthorizedError),
 )
 async def delete_dataset_analyses(
-    dataset_id: str, user: CurrentUser, service: Service
+    dataset_id: ResourceId, user: CurrentUser, service: Service
 ) -> DeletedAnalyses:
     """Delete the caller's analyses of a dataset; the datasets service calls it."""
     return DeletedAnalyses(
@@ -123,7 +127,7 @@ async def delete_dataset_analyses(
     responses=error_responses(UnauthorizedError),
 )
 async def delete_model_analyses(
-    model_id: str, user: CurrentUser, service: Service
+    model_id: ResourceId, user: CurrentUser, service: Service
 ) -> DeletedAnalyses:
     """Delete the caller's analyses of a model; the training service calls it."""
     return DeletedAnalyses(

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, Request
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
@@ -23,6 +22,7 @@ from narrative_common.errors import (
     error_responses,
     field_error,
 )
+from narrative_common.ids import ResourceId
 from narrative_inference.metrics import METRICS
 from narrative_inference.models.batch import predict_csv
 from narrative_inference.models.cache import ModelCache
@@ -42,8 +42,6 @@ from narrative_inference.settings import InferenceSettings
 log = structlog.stdlib.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1/models", tags=["inference"])
-
-ModelId = Annotated[str, PathParam(min_length=1, max_length=128)]
 
 
 # The dependencies are coroutines because FastAPI runs plain functions in a
@@ -89,7 +87,7 @@ BATCH_BODY = {
     ),
 )
 async def predict(
-    model_id: ModelId, body: PredictRequest, user: CurrentUser, request: Request
+    model_id: ResourceId, body: PredictRequest, user: CurrentUser, request: Request
 ) -> Response:
     """Predict one row (`record`) or a list of rows (`records`) with your model."""
     # Read from app.state here instead of through dependencies: each one
@@ -145,7 +143,7 @@ async def predict(
     },
 )
 async def predict_batch(
-    model_id: ModelId,
+    model_id: ResourceId,
     request: Request,
     user: CurrentUser,
     cache: Cache,
@@ -245,7 +243,9 @@ async def cache_status(
     status_code=204,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def evict_model(model_id: ModelId, user: CurrentUser, cache: Cache) -> Response:
+async def evict_model(
+    model_id: ResourceId, user: CurrentUser, cache: Cache
+) -> Response:
     """Remove one of your models from the cache; the next prediction reloads it."""
     cache.evict_owned(model_id, user)
     return Response(status_code=204)

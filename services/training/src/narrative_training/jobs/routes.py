@@ -11,6 +11,7 @@ from narrative_common.errors import (
     UnprocessableError,
     error_responses,
 )
+from narrative_common.ids import ResourceId
 from narrative_common.pagination import Page, Pagination
 from narrative_training.jobs import service
 from narrative_training.jobs.schemas import JobCreate, JobOut, job_out
@@ -64,7 +65,7 @@ async def list_jobs(
     response_model=JobOut,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def get_job(job_id: str, user: CurrentUser, request: Request) -> JobOut:
+async def get_job(job_id: ResourceId, user: CurrentUser, request: Request) -> JobOut:
     """Show a job's state, progress, timings and, on failure, the reason."""
     record = await request.app.state.jobs.get(job_id, user.id)
     if record is None:
@@ -77,7 +78,7 @@ async def get_job(job_id: str, user: CurrentUser, request: Request) -> JobOut:
     response_model=JobOut,
     responses=error_responses(UnauthorizedError, NotFoundError, ConflictError),
 )
-async def cancel_job(job_id: str, user: CurrentUser, request: Request) -> JobOut:
+async def cancel_job(job_id: ResourceId, user: CurrentUser, request: Request) -> JobOut:
     """Cancel a queued or running job."""
     record = await service.cancel_job(job_id, user, request.app.state.jobs)
     return job_out(record)

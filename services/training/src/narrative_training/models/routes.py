@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from narrative_common.auth import CurrentUser
 from narrative_common.errors import NotFoundError, UnauthorizedError, error_responses
+from narrative_common.ids import OBJECT_ID_PATTERN, ResourceId
 from narrative_common.pagination import Page, Pagination
 from narrative_training.models import service
 from narrative_training.models.schemas import (
@@ -41,7 +42,9 @@ async def list_models(
     response_model=ModelOut,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def get_model(model_id: str, user: CurrentUser, request: Request) -> ModelOut:
+async def get_model(
+    model_id: ResourceId, user: CurrentUser, request: Request
+) -> ModelOut:
     """Show a model's metrics, input schema, warnings and leaderboard."""
     document = await request.app.state.models.get(model_id, user.id)
     if document is None:
@@ -54,7 +57,9 @@ async def get_model(model_id: str, user: CurrentUser, request: Request) -> Model
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def delete_model(model_id: str, user: CurrentUser, request: Request) -> Response:
+async def delete_model(
+    model_id: ResourceId, user: CurrentUser, request: Request
+) -> Response:
     """Delete a model's ONNX artifact and its metadata."""
     await service.delete_model(model_id, user, request.app.state)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -66,7 +71,9 @@ async def delete_model(model_id: str, user: CurrentUser, request: Request) -> Re
     responses=error_responses(UnauthorizedError),
 )
 async def list_models_for_dataset(
-    user: CurrentUser, request: Request, dataset_id: str = Query(min_length=1)
+    user: CurrentUser,
+    request: Request,
+    dataset_id: str = Query(pattern=OBJECT_ID_PATTERN),
 ) -> ModelSummaries:
     """List the id and name of the user's models trained on one dataset."""
     items = await request.app.state.models.names_for_dataset(user.id, dataset_id)
@@ -79,7 +86,7 @@ async def list_models_for_dataset(
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
 async def get_model_internal(
-    model_id: str, user: CurrentUser, request: Request
+    model_id: ResourceId, user: CurrentUser, request: Request
 ) -> ModelOut:
     """Return a model's metadata and artifact location to a sibling service."""
     document = await request.app.state.models.get(model_id, user.id)
