@@ -7,6 +7,8 @@ import openpyxl
 import pytest
 from datasets_testing import dataset_path, user_headers
 
+from narrative_datasets.ingest.pipeline import IngestLimits
+
 
 def new_user() -> str:
     return f"user-{uuid.uuid4().hex[:8]}"
@@ -295,4 +297,34 @@ async def test_half_done_delete_finishes_on_retry(client, app):
         f"/api/v1/datasets/{dataset_id}", headers=user_headers(user)
     )
     assert response.status_code == 204
+    assert await stored_state(app, user) == (0, [])
+
+
+def numeric_table(columns: int, rows: int) -> bytes:
+    lines = [",".join(f"x{index}" for index in range(columns))]
+    for row in range(rows):
+        lines.append(",".join(str(row * index + row * row) for index in range(columns)))
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def test_too_many_columns_is_400(client, app):
+    user = new_user()
+    response = await upload(client, user, "wide.csv", numeric_table(1001, 2))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "too_many_columns"
+    assert "1001 columns" in response.json()["message"]
+    assert "limit of 1000" in response.json()["message"]
+    assert await stored_state(app, user) == (0, [])
+
+
+async def test_oversized_metadata_leaves_nothing(client, app, monkeypatch):
+    # Lifting both limits lets a 1,300-column correlation matrix (about 23 MB
+    # of BSON) reach MongoDB's 16 MB document limit.
+    service = app.state.datasets
+    monkeypatch.setattr(service, "limits", IngestLimits(1300, 1300))
+    user = new_user()
+    response = await upload(client, user, "wide.csv", numeric_table(1300, 3))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "profile_too_large"
+    assert "1300-column" in response.json()["message"]
     assert await stored_state(app, user) == (0, [])

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import bson
+import openpyxl
 import polars as pl
 import pytest
 from datasets_testing import dataset_path
@@ -14,7 +16,7 @@ from narrative_datasets.ingest.encoding import (
 )
 from narrative_datasets.ingest.errors import InvalidFileError
 from narrative_datasets.ingest.pii import detect_pii, luhn_valid
-from narrative_datasets.ingest.pipeline import ingest_file
+from narrative_datasets.ingest.pipeline import IngestLimits, ingest_file
 from narrative_datasets.ingest.quality import quality_score
 
 
@@ -217,3 +219,109 @@ def test_clean_table_scores_100(tmp_path):
     path = tmp_path / "clean.csv"
     path.write_bytes(b"a,b\n1,x\n2,y\n3,z\n")
     assert ingest(path, tmp_path).quality == {"score": 100.0, "reasons": []}
+
+
+def wide_csv(path: Path, columns: int, rows: int) -> Path:
+    """Write a table whose even columns are numeric and odd ones categorical."""
+    lines = [",".join(f"col_{index}" for index in range(columns))]
+    for row in range(rows):
+        cells = [
+            str(row * 1.5 + index) if index % 2 == 0 else f"group {row % 3}"
+            for index in range(columns)
+        ]
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_over_column_limit_rejected(tmp_path):
+    path = wide_csv(tmp_path / "wide.csv", 1001, 2)
+    with pytest.raises(InvalidFileError) as error:
+        ingest(path, tmp_path)
+    assert error.value.code == "too_many_columns"
+    assert "1001 columns" in error.value.message
+    assert "limit of 1000" in error.value.message
+
+
+def test_csv_column_limit_is_a_setting(tmp_path):
+    path = wide_csv(tmp_path / "wide.csv", 6, 2)
+    with pytest.raises(InvalidFileError) as error:
+        ingest_file(path, path.name, None, tmp_path, IngestLimits(max_columns=5))
+    assert error.value.code == "too_many_columns"
+
+
+def test_wide_profile_document_bounded(tmp_path):
+    path = wide_csv(tmp_path / "wide.csv", 1000, 5)
+    result = ingest(path, tmp_path)
+    correlations = result.profile["correlations"]
+    assert len(correlations["columns"]) == 100
+    assert len(correlations["matrix"]) == 100
+    assert len(correlations["omitted_columns"]) == 400
+    size = len(bson.encode({"profile": result.profile}))
+    # Measured at about 0.8 MB; without the bound the matrix alone was 3.2 MB.
+    assert size < 2 * 1024 * 1024
+
+
+def test_correlations_keep_fewest_missing(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"a,b,c,d\n1,,1,\n2,5,2,\n3,6,,1\n4,7,4,2\n")
+    result = ingest_file(
+        path, path.name, None, tmp_path, IngestLimits(max_correlation_columns=2)
+    )
+    correlations = result.profile["correlations"]
+    # Missing values: a 0, b 1, c 1, d 2, so a and the earlier of b and c stay.
+    assert correlations["columns"] == ["a", "b"]
+    assert correlations["omitted_columns"] == ["c", "d"]
+    assert len(correlations["matrix"]) == 2
+
+
+def test_overlong_column_name_rejected(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("a," + "n" * 300 + "\n1,2\n")
+    with pytest.raises(InvalidFileError) as error:
+        ingest(path, tmp_path)
+    assert error.value.code == "column_name_too_long"
+    assert "Column 2" in error.value.message
+
+
+def save_workbook(workbook: openpyxl.Workbook, path: Path) -> Path:
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_used_range_over_limit_rejected(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["a", "b"])
+    workbook.active.append([1, 2])
+    workbook.active.cell(row=5, column=1001, value="stray")
+    path = save_workbook(workbook, tmp_path / "wide.xlsx")
+    with pytest.raises(InvalidFileError) as error:
+        ingest(path, tmp_path)
+    assert error.value.code == "too_many_columns"
+    assert "1001 columns" in error.value.message
+    assert "A to ALM" in error.value.message
+
+
+def test_xlsx_stray_cell_names_cell(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["a", "b"])
+    workbook.active.append([1, 2])
+    workbook.active.cell(row=200, column=50, value="note")
+    path = save_workbook(workbook, tmp_path / "stray.xlsx")
+    with pytest.raises(InvalidFileError) as error:
+        ingest(path, tmp_path)
+    assert error.value.code == "unnamed_column"
+    assert "AX200" in error.value.message
+
+
+def test_xlsx_trailing_blank_columns_dropped(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["a", "b", " ", None, " "])
+    sheet.append([1, "x", None, " "])
+    sheet.append([2, "y"])
+    sheet.cell(row=30, column=1, value=" ")
+    path = save_workbook(workbook, tmp_path / "blank.xlsx")
+    result = ingest(path, tmp_path)
+    assert result.curated.columns == ["a", "b"]
+    assert result.profile["rows"] == 2

@@ -25,6 +25,23 @@ class DatasetsSettings(CommonSettings):
         validation_alias=AliasChoices("DATASETS_PREVIEW_MAX_ROWS", "preview_max_rows"),
         description="Largest `limit` accepted by the preview endpoint, in rows.",
     )
+    max_columns: int = Field(
+        1000,
+        ge=1,
+        validation_alias=AliasChoices("DATASETS_MAX_COLUMNS", "max_columns"),
+        description="Most columns an uploaded table may have (400 above).",
+    )
+    max_correlation_columns: int = Field(
+        100,
+        ge=2,
+        validation_alias=AliasChoices(
+            "DATASETS_MAX_CORRELATION_COLUMNS", "max_correlation_columns"
+        ),
+        description=(
+            "Most numeric columns in the profile's correlation matrix; the ones "
+            "with the fewest missing values are kept."
+        ),
+    )
 
 
 @lru_cache

@@ -1,6 +1,6 @@
 """Errors of the datasets domain."""
 
-from narrative_common.errors import ConflictError, NotFoundError
+from narrative_common.errors import AppError, ConflictError, NotFoundError
 
 
 class DatasetNotFoundError(NotFoundError):
@@ -24,3 +24,17 @@ class DatasetInUseError(ConflictError):
             "to delete them with the dataset."
         )
         self.models = models
+
+
+class MetadataTooLargeError(AppError):
+    """The dataset's metadata and profile exceed MongoDB's document size limit."""
+
+    status_code = 422
+    code = "profile_too_large"
+
+    def __init__(self, column_count: int) -> None:
+        super().__init__(
+            f"The profile of this {column_count}-column table is larger than the "
+            "16 MB that the metadata store accepts, so nothing was kept. Upload "
+            "fewer columns, or shorter column names and values."
+        )

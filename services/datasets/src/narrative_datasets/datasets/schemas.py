@@ -76,7 +76,10 @@ class DatasetProfile(BaseModel):
     duplicate_rows: int
     columns: list[dict[str, Any]]
     correlations: dict[str, Any] = Field(
-        description="`columns`: names in matrix order; `matrix`: Pearson r or null."
+        description=(
+            "`columns`: names in matrix order; `matrix`: Pearson r or null; "
+            "`omitted_columns`: numeric columns left out of the matrix."
+        )
     )
     pii: list[dict[str, Any]]
     quality: Quality

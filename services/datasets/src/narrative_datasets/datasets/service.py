@@ -10,6 +10,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from bson import ObjectId
+from bson.errors import InvalidDocument
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 
@@ -25,7 +26,11 @@ from narrative_datasets.datasets.documents import (
     to_internal_dataset,
     to_profile,
 )
-from narrative_datasets.datasets.errors import DatasetInUseError, DatasetNotFoundError
+from narrative_datasets.datasets.errors import (
+    DatasetInUseError,
+    DatasetNotFoundError,
+    MetadataTooLargeError,
+)
 from narrative_datasets.datasets.preview import read_window
 from narrative_datasets.datasets.repository import DELETING, DatasetRepository
 from narrative_datasets.datasets.schemas import (
@@ -34,7 +39,7 @@ from narrative_datasets.datasets.schemas import (
     InternalDataset,
     Preview,
 )
-from narrative_datasets.ingest.pipeline import file_format, ingest_file
+from narrative_datasets.ingest.pipeline import IngestLimits, file_format, ingest_file
 from narrative_datasets.metrics import DATASET_METRICS, DatasetMetrics
 from narrative_datasets.settings import DatasetsSettings
 from narrative_datasets.upload.receiver import receive_upload
@@ -61,6 +66,10 @@ class DatasetService:
         self.dependents = dependents
         self.metrics = metrics
         self.bucket = settings.s3_bucket_uploads
+        self.limits = IngestLimits(
+            max_columns=settings.max_columns,
+            max_correlation_columns=settings.max_correlation_columns,
+        )
 
     @contextmanager
     def _stage(self, stage: str):
@@ -89,7 +98,12 @@ class DatasetService:
         fmt = file_format(received.filename)
         sheet = received.fields.get("sheet") or None
         result = await asyncio.to_thread(
-            ingest_file, received.path, received.filename, sheet, work_dir
+            ingest_file,
+            received.path,
+            received.filename,
+            sheet,
+            work_dir,
+            self.limits,
         )
         for stage, seconds in result.timings.items():
             self.metrics.stage_duration.labels(stage).observe(seconds)
@@ -155,6 +169,14 @@ class DatasetService:
                 "Storage did not accept the dataset, so nothing was kept. Try again "
                 "shortly; /health/detailed shows which dependency is down."
             ) from exc
+        except InvalidDocument as exc:
+            # pymongo's DocumentTooLarge derives from bson's InvalidDocument,
+            # not from PyMongoError.
+            await self._remove_objects(document["_id"], written)
+            log.error(
+                "dataset.metadata.rejected", dataset_id=document["_id"], error=str(exc)
+            )
+            raise MetadataTooLargeError(document["column_count"]) from exc
         except BaseException:
             await self._remove_objects(document["_id"], written)
             raise

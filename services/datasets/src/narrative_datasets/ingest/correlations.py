@@ -7,8 +7,6 @@ NaN for any column with a missing value). Columns are centred on their
 mean first to keep the sums accurate.
 """
 
-import math
-
 import numpy as np
 import polars as pl
 
@@ -44,31 +42,24 @@ def pearson_pairwise(frame: pl.DataFrame) -> list[list[float | None]]:
         sums += values.T @ mask
         squares += (values * values).T @ mask
         products += values.T @ values
-    matrix: list[list[float | None]] = []
-    for i in range(width):
-        row: list[float | None] = []
-        for j in range(width):
-            row.append(
-                _pearson(
-                    count[i, j],
-                    sums[i, j],
-                    sums[j, i],
-                    squares[i, j],
-                    squares[j, i],
-                    products[i, j],
-                )
-            )
-        matrix.append(row)
-    return matrix
+    return _pearson_matrix(count, sums, squares, products)
 
 
-def _pearson(n, sum_x, sum_y, sum_xx, sum_yy, sum_xy) -> float | None:
-    if n < 2:
-        return None
-    covariance = sum_xy - sum_x * sum_y / n
-    variance_x = sum_xx - sum_x * sum_x / n
-    variance_y = sum_yy - sum_y * sum_y / n
-    if variance_x <= 1e-12 * max(sum_xx, 1.0) or variance_y <= 1e-12 * max(sum_yy, 1.0):
-        return None
-    value = covariance / math.sqrt(variance_x * variance_y)
-    return round(max(-1.0, min(1.0, value)), 6)
+def _pearson_matrix(count, sums, squares, products) -> list[list[float | None]]:
+    """Combine the sums into r for every pair at once (x is the row, y the column)."""
+    safe_count = np.maximum(count, 1.0)
+    covariance = products - sums * sums.T / safe_count
+    variance_x = squares - sums * sums / safe_count
+    variance_y = variance_x.T
+    valid = (
+        (count >= 2)
+        & (variance_x > 1e-12 * np.maximum(squares, 1.0))
+        & (variance_y > 1e-12 * np.maximum(squares.T, 1.0))
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = covariance / np.sqrt(variance_x * variance_y)
+    values = np.round(np.clip(values, -1.0, 1.0), 6)
+    return [
+        [value if ok else None for value, ok in zip(row, mask, strict=True)]
+        for row, mask in zip(values.tolist(), valid.tolist(), strict=True)
+    ]

@@ -14,23 +14,32 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from narrative_datasets.ingest.errors import InvalidFileError
-from narrative_datasets.ingest.header import validate_header
+from narrative_datasets.ingest.header import check_column_count, validate_header
 
 BLOCK_BYTES = 16 << 20
 
 
-def read_header(path: Path, delimiter: str) -> list[str]:
+def read_header(path: Path, delimiter: str, filename: str) -> list[str]:
     """Return the first record of the file, parsed with CSV quoting rules."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         try:
             return next(csv.reader(handle, delimiter=delimiter))
         except StopIteration:
             return []
+        except csv.Error as exc:
+            raise InvalidFileError(
+                "unreadable_csv",
+                f"The header row of {filename!r} could not be parsed ({exc}). "
+                "Check that its first line contains the column names.",
+            ) from exc
 
 
-def read_csv(path: Path, delimiter: str, filename: str) -> pl.DataFrame:
+def read_csv(
+    path: Path, delimiter: str, filename: str, max_columns: int
+) -> pl.DataFrame:
     """Parse the file into trimmed strings; blank values are null."""
-    raw_names = read_header(path, delimiter)
+    raw_names = read_header(path, delimiter, filename)
+    check_column_count(len(raw_names), max_columns, filename)
     names = validate_header(raw_names, filename)
     reader_options = pa_csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
     parse_options = pa_csv.ParseOptions(

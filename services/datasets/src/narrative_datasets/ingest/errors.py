@@ -16,3 +16,15 @@ class InvalidFileError(AppError):
 class UnsupportedFileTypeError(AppError):
     status_code = 415
     code = "unsupported_file_type"
+
+
+class TooManyColumnsError(InvalidFileError):
+    def __init__(self, filename: str, count: int, limit: int, where: str = "") -> None:
+        super().__init__(
+            "too_many_columns",
+            f"File {filename!r} has {count} columns{where}, more than the limit of "
+            f"{limit}. Remove unused columns, or split the table into several "
+            "files.",
+        )
+        self.count = count
+        self.limit = limit

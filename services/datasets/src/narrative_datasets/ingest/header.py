@@ -2,7 +2,17 @@
 
 from collections import Counter
 
-from narrative_datasets.ingest.errors import InvalidFileError
+from narrative_datasets.ingest.errors import InvalidFileError, TooManyColumnsError
+
+# Names are stored several times in a dataset's document (column list,
+# profile, correlations), so their length bounds the document's size.
+MAX_COLUMN_NAME_CHARS = 255
+
+
+def check_column_count(count: int, limit: int, filename: str, where: str = "") -> None:
+    """Raise TooManyColumnsError before a table wider than `limit` is parsed."""
+    if count > limit:
+        raise TooManyColumnsError(filename, count, limit, where)
 
 
 def validate_header(names: list[str], filename: str) -> list[str]:
@@ -22,6 +32,14 @@ def validate_header(names: list[str], filename: str) -> list[str]:
         name.strip() or f"column_{position}"
         for position, name in enumerate(names, start=1)
     ]
+    for position, name in enumerate(cleaned, start=1):
+        if len(name) > MAX_COLUMN_NAME_CHARS:
+            raise InvalidFileError(
+                "column_name_too_long",
+                f"Column {position} of {filename!r} has a name of {len(name)} "
+                f"characters, more than the limit of {MAX_COLUMN_NAME_CHARS}. "
+                "Shorten the name.",
+            )
     repeated = sorted(name for name, count in Counter(cleaned).items() if count > 1)
     if repeated:
         listed = ", ".join(repr(name) for name in repeated)

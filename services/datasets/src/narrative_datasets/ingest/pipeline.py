@@ -32,6 +32,14 @@ XLSX_EXTENSIONS = (".xlsx", ".xlsm")
 PARQUET_ROW_GROUP_ROWS = 100_000
 
 
+@dataclass(frozen=True)
+class IngestLimits:
+    """Bounds on a table's width and on the cost and size of its profile."""
+
+    max_columns: int = 1000
+    max_correlation_columns: int = 100
+
+
 @dataclass
 class IngestResult:
     curated: pl.DataFrame
@@ -59,7 +67,11 @@ def file_format(filename: str) -> str:
 
 
 def ingest_file(
-    path: Path, filename: str, sheet: str | None, work_dir: Path
+    path: Path,
+    filename: str,
+    sheet: str | None,
+    work_dir: Path,
+    limits: IngestLimits = IngestLimits(),
 ) -> IngestResult:
     """Parse, type and profile the file, and write its curated Parquet copy."""
     fmt = file_format(filename)
@@ -78,9 +90,9 @@ def ingest_file(
                 f"The `sheet` field applies to XLSX files, but {filename!r} is CSV. "
                 "Remove the field.",
             )
-        frame, source = _read_csv_file(path, filename, work_dir)
+        frame, source = _read_csv_file(path, filename, work_dir, limits.max_columns)
     else:
-        frame, chosen = read_xlsx(path, sheet, filename)
+        frame, chosen = read_xlsx(path, sheet, filename, limits.max_columns)
         source = {"format": "xlsx", "sheet": chosen}
     if frame.height == 0:
         raise InvalidFileError(
@@ -94,7 +106,7 @@ def ingest_file(
     timings["parse"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    profile = profile_table(curated, columns)
+    profile = profile_table(curated, columns, limits.max_correlation_columns)
     quality = quality_score(profile, pii)
     profile["pii"] = pii
     timings["profile"] = time.perf_counter() - started
@@ -109,7 +121,7 @@ def ingest_file(
 
 
 def _read_csv_file(
-    path: Path, filename: str, work_dir: Path
+    path: Path, filename: str, work_dir: Path, max_columns: int
 ) -> tuple[pl.DataFrame, dict]:
     reject_binary(path, filename)
     encoding = detect_encoding(path)
@@ -121,7 +133,7 @@ def _read_csv_file(
         head = handle.read(SNIFF_BYTES)
     sample = head.decode("utf-8-sig", errors="ignore")
     delimiter = detect_delimiter(sample)
-    frame = read_csv(text_path, delimiter, filename)
+    frame = read_csv(text_path, delimiter, filename, max_columns)
     if text_path != path:
         text_path.unlink()
     source = {

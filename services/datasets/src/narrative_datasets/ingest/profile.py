@@ -12,18 +12,28 @@ from narrative_datasets.ingest.types import ColumnKind, ColumnType
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 20
 TOP_VALUES = 10
-MAX_VALUE_CHARS = 200
+# Top values are cut to this many characters, which bounds the profile of a
+# 1,000-column table of long text values to a few MB.
+MAX_VALUE_CHARS = 100
 
 
-def profile_table(frame: pl.DataFrame, columns: list[ColumnType]) -> dict:
-    """Return the table's profile; columns and correlations are lists in column order."""
+def profile_table(
+    frame: pl.DataFrame, columns: list[ColumnType], max_correlation_columns: int
+) -> dict:
+    """Return the table's profile; columns and correlations are lists in column order.
+
+    The correlation matrix covers at most `max_correlation_columns` numeric
+    columns, those with the fewest missing values, so its cost and size stay
+    bounded on wide tables. The others are listed in `omitted_columns`.
+    """
     profiles = [profile_column(frame[column.name], column) for column in columns]
-    correlated = [
-        column.name
-        for column in columns
+    numeric = [
+        (column.name, profile["missing"])
+        for column, profile in zip(columns, profiles, strict=True)
         if column.dtype in ("int64", "float64")
         and column.kind in (ColumnKind.NUMERIC, ColumnKind.BOOLEAN)
     ]
+    correlated, omitted = choose_correlated(numeric, max_correlation_columns)
     matrix = pearson_pairwise(frame.select(correlated))
     return {
         "rows": frame.height,
@@ -31,8 +41,27 @@ def profile_table(frame: pl.DataFrame, columns: list[ColumnType]) -> dict:
         "missing_cells": sum(item["missing"] for item in profiles),
         "duplicate_rows": count_duplicate_rows(frame),
         "columns": profiles,
-        "correlations": {"columns": correlated, "matrix": matrix},
+        "correlations": {
+            "columns": correlated,
+            "matrix": matrix,
+            "omitted_columns": omitted,
+        },
     }
+
+
+def choose_correlated(
+    numeric: list[tuple[str, int]], limit: int
+) -> tuple[list[str], list[str]]:
+    """Split (name, missing) pairs into kept and omitted names, both in table order.
+
+    The `limit` columns with the fewest missing values are kept; ties go to
+    the earlier column.
+    """
+    ranked = sorted(range(len(numeric)), key=lambda index: numeric[index][1])
+    kept = set(ranked[:limit])
+    chosen = [name for index, (name, _) in enumerate(numeric) if index in kept]
+    omitted = [name for index, (name, _) in enumerate(numeric) if index not in kept]
+    return chosen, omitted
 
 
 def count_duplicate_rows(frame: pl.DataFrame) -> int:
