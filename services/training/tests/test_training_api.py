@@ -232,6 +232,12 @@ def test_delete_model_removes_artifact(training, titanic_id):
         ({"target": "Survived", "model_type": "svm"}, 422, "body.model_type"),
         ({"target": "Survived", "include_columns": ["Ghost"]}, 422,
          "body.include_columns"),
+        ({"target": "Survived", "dataset_id": "../datasets/" + "0" * 24}, 422,
+         "body.dataset_id"),
+        ({"target": "Survived", "dataset_id": "0" * 24 + "?x=1"}, 422,
+         "body.dataset_id"),
+        ({"target": "Survived", "dataset_id": "0" * 24 + "/profile"}, 422,
+         "body.dataset_id"),
     ],
 )  # fmt: skip
 def test_bad_request_names_field(training, titanic_id, body, status, field):
@@ -240,6 +246,8 @@ def test_bad_request_names_field(training, titanic_id, body, status, field):
     )
     assert response.status_code == status
     assert response.json()["fields"][0]["field"] == field
+    if field == "body.include_columns":
+        assert "'Ghost'" in response.json()["fields"][0]["message"]
 
 
 def test_unknown_dataset_gets_404(training):

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from narrative_common.ids import OBJECT_ID_PATTERN
+
 ModelType = Literal[
     "auto",
     "logistic_regression",
@@ -18,7 +20,11 @@ JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobCreate(BaseModel):
-    dataset_id: str = Field(min_length=1, max_length=64)
+    # Checked here because the id becomes part of the datasets service's URL.
+    dataset_id: str = Field(
+        pattern=OBJECT_ID_PATTERN,
+        description="Id of the dataset: 24 lowercase hexadecimal characters.",
+    )
     target: str = Field(min_length=1, description="Column to predict.")
     model_type: ModelType = "auto"
     problem_type: ProblemType = "auto"

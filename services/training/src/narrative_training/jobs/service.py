@@ -56,7 +56,9 @@ def validate_request(request: JobCreate, dataset: dict) -> None:
     if unknown:
         raise field_error(
             "body.include_columns",
-            f"{_preview(dict.fromkeys(unknown))} not in the dataset.",
+            f"not columns of dataset {request.dataset_id}: "
+            f"{_preview(dict.fromkeys(unknown))}. Remove them or check their "
+            "spelling.",
         )
     if request.problem_type != "auto" and not fits_problem(
         request.model_type, request.problem_type
