@@ -328,3 +328,41 @@ async def test_oversized_metadata_leaves_nothing(client, app, monkeypatch):
     assert response.json()["error"] == "profile_too_large"
     assert "1300-column" in response.json()["message"]
     assert await stored_state(app, user) == (0, [])
+
+
+def multipart_body(boundary: str, parts: list[tuple[str, str, bytes]]) -> bytes:
+    """Build a multipart/form-data body from (field, filename, content) parts."""
+    chunks = []
+    for field, filename, content in parts:
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+            + content
+            + b"\r\n"
+        )
+    return b"".join(chunks) + f"--{boundary}--\r\n".encode()
+
+
+async def post_raw(client, user: str, boundary: str, body: bytes):
+    headers = user_headers(user)
+    headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    return await client.post("/api/v1/datasets", headers=headers, content=body)
+
+
+async def test_truncated_upload_is_400(client, app):
+    table = b"a,b\n" + b"".join(f"{i},{i * 2}\n".encode() for i in range(2000))
+    body = multipart_body("cut-here", [("file", "t.csv", table)])
+    user = new_user()
+    response = await post_raw(client, user, "cut-here", body[: len(body) // 2])
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "incomplete_upload"
+    assert "incomplete" in response.json()["message"]
+    assert await stored_state(app, user) == (0, [])
+
+
+async def test_complete_raw_upload_is_stored(client):
+    table = b"a,b\n1,2\n3,4\n"
+    body = multipart_body("whole", [("file", "t.csv", table)])
+    response = await post_raw(client, new_user(), "whole", body)
+    assert response.status_code == 201, response.text
+    assert response.json()["rows"] == 2

@@ -80,6 +80,9 @@ class _PartCollector:
         self._part_name: str | None = None
         self._text = bytearray()
         self.error: AppError | None = None
+        # Set when the parser reads the closing boundary; a body cut short
+        # (a dropped connection, a client that stopped sending) never gets it.
+        self.complete = False
 
     def callbacks(self) -> dict:
         return {
@@ -90,6 +93,7 @@ class _PartCollector:
             "on_headers_finished": self.on_headers_finished,
             "on_part_data": self.on_part_data,
             "on_part_end": self.on_part_end,
+            "on_end": self.on_end,
         }
 
     def on_part_begin(self) -> None:
@@ -141,9 +145,22 @@ class _PartCollector:
             self.fields[self._part_name] = self._text.decode("utf-8", "replace")
         self._part_name = None
 
+    def on_end(self) -> None:
+        self.complete = True
+
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+def _incomplete_upload() -> AppError:
+    return AppError(
+        "The upload was incomplete: the multipart body ended before its closing "
+        "boundary, so part of the file is missing and nothing was stored. Send "
+        "the file again.",
+        code="incomplete_upload",
+        status_code=400,
+    )
 
 
 async def receive_upload(request: Request, target: Path, limit: int) -> ReceivedUpload:
@@ -157,6 +174,8 @@ async def receive_upload(request: Request, target: Path, limit: int) -> Received
             if collector.error is not None:
                 raise collector.error
         parser.finalize()
+        if not collector.complete:
+            raise _incomplete_upload()
     except MultipartParseError as exc:
         raise AppError(
             f"The multipart body could not be parsed ({exc}). Send the file as "
