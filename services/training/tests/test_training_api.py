@@ -10,7 +10,7 @@ import boto3
 import httpx
 import pytest
 import redis
-from training_datasets import column_types, load
+from training_datasets import column_types, dataset_metadata, load
 from training_servers import (
     FakeDatasets,
     api_process,
@@ -51,7 +51,9 @@ class Training:
         self.worker.start()
         wait_http(f"{self.worker_url}/health", 60)
 
-    def add_dataset(self, name: str, frame, owner: str = OWNER) -> str:
+    def add_dataset(
+        self, name: str, frame, owner: str = OWNER, statistics: bool = True
+    ) -> str:
         dataset_id = uuid.uuid4().hex[:24]
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
@@ -65,6 +67,8 @@ class Training:
             "columns": [{"name": c, "type": types[c]} for c in frame.columns],
             "curated_object": {"bucket": UPLOADS, "key": key},
         }
+        if statistics:
+            body.update(dataset_metadata(frame))
         self.fakes.register(dataset_id, owner, body)
         return dataset_id
 
@@ -256,8 +260,42 @@ def test_unknown_dataset_gets_404(training):
     assert "GET /api/v1/datasets" in response.json()["message"]
 
 
-def test_target_with_missing_values_fails_job_with_reason(training, titanic_id):
+def test_target_with_missing_values_rejected_at_submission(training, titanic_id):
     response = training.submit(titanic_id, "Age", problem_type="regression")
+    assert response.status_code == 422
+    field = response.json()["fields"][0]
+    assert field["field"] == "body.target"
+    assert "no value on 177 of 891 rows" in field["message"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "body", "field"),
+    [
+        (None, {"target": "Constant"}, "body.target"),
+        (None, {"target": "Fare", "problem_type": "classification"},
+         "body.problem_type"),
+        (None, {"target": "Fare", "model_type": "logistic_regression"},
+         "body.model_type"),
+        (20, {"target": "Survived"}, "body.dataset_id"),
+    ],
+)  # fmt: skip
+def test_unfit_target_rejected_at_submission(training, rows, body, field):
+    frame = load("titanic", rows)
+    frame["Constant"] = 1
+    dataset_id = training.add_dataset("titanic", frame)
+    response = training.request(
+        "POST", "/api/v1/training/jobs", json={"dataset_id": dataset_id, **body}
+    )
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["field"] == field
+
+
+def test_worker_rejects_target_without_statistics(training):
+    # A datasets service without column statistics skips the submission
+    # checks, so the worker's own checks must still fail the job.
+    frame = load("titanic")
+    dataset_id = training.add_dataset("titanic", frame, statistics=False)
+    response = training.submit(dataset_id, "Age", problem_type="regression")
     assert response.status_code == 202
     job = training.wait_for(response.json()["id"], {"succeeded", "failed"})
     assert job["state"] == "failed"

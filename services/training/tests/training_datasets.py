@@ -35,3 +35,26 @@ def column_types(frame: pd.DataFrame) -> dict[str, str]:
         else:
             types[column] = "categorical"
     return types
+
+
+def dataset_metadata(frame: pd.DataFrame) -> dict:
+    """Return the rows and column statistics the datasets service stores."""
+    types = column_types(frame)
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        if types[name] == "numeric":
+            integral = pd.api.types.is_integer_dtype(series)
+            dtype = "int64" if integral else "float64"
+        else:
+            dtype = "bool" if types[name] == "boolean" else "string"
+        columns.append(
+            {
+                "name": name,
+                "type": types[name],
+                "dtype": dtype,
+                "missing": int(series.isna().sum()),
+                "distinct": int(series.nunique(dropna=True)),
+            }
+        )
+    return {"rows": len(frame), "columns": columns}

@@ -13,6 +13,7 @@ from narrative_common.errors import (
 from narrative_common.logging import get_logger
 from narrative_training.datasets_client import fetch_dataset
 from narrative_training.jobs import repository as repo
+from narrative_training.jobs.checks import reject_if_unfit
 from narrative_training.jobs.schemas import JobCreate
 from narrative_training.pipeline.estimators import MODEL_TYPES, fits_problem
 
@@ -103,6 +104,7 @@ async def submit_job(
 ) -> dict:
     dataset = await fetch_dataset(datasets_client, request.dataset_id, user)
     validate_request(request, dataset)
+    reject_if_unfit(request, dataset)
     job_id = str(ObjectId())
     record = {
         "_id": job_id,
