@@ -366,3 +366,16 @@ async def test_complete_raw_upload_is_stored(client):
     response = await post_raw(client, new_user(), "whole", body)
     assert response.status_code == 201, response.text
     assert response.json()["rows"] == 2
+
+
+async def test_two_file_parts_are_400(client, app):
+    body = multipart_body(
+        "two-files",
+        [("file", "a.csv", b"a,b\n1,2\n"), ("file", "b.csv", b"a,b\n3,4\n")],
+    )
+    user = new_user()
+    response = await post_raw(client, user, "two-files", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "multiple_files"
+    assert "exactly one file" in response.json()["message"]
+    assert await stored_state(app, user) == (0, [])

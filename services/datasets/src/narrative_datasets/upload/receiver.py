@@ -117,7 +117,16 @@ class _PartCollector:
             self._headers.get(b"content-disposition", b"")
         )
         self._part_name = options.get(b"name", b"").decode("utf-8", "replace")
-        if self._part_name == FILE_FIELD and self.handle is None:
+        if self._part_name == FILE_FIELD and self.handle is not None:
+            # A second `file` part would otherwise be appended to the first.
+            self.error = AppError(
+                "The upload has more than one part named `file`. Send exactly "
+                "one file per upload, e.g. `-F file=@data.csv`.",
+                code="multiple_files",
+                status_code=400,
+            )
+            self._part_name = None
+        elif self._part_name == FILE_FIELD:
             raw_name = options.get(b"filename", b"").decode("utf-8", "replace")
             self.filename = Path(raw_name.replace("\\", "/")).name
             self.handle = self.target.open("wb")
