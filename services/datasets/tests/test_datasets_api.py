@@ -379,3 +379,21 @@ async def test_two_file_parts_are_400(client, app):
     assert response.json()["error"] == "multiple_files"
     assert "exactly one file" in response.json()["message"]
     assert await stored_state(app, user) == (0, [])
+
+
+@pytest.mark.parametrize("bad_id", ["%00", "x" * 5000, "6B12F5CE2201F7436D5D09ED", "1"])
+async def test_malformed_id_is_422(client, bad_id):
+    headers = user_headers(new_user())
+    for method, path in [
+        ("GET", f"/api/v1/datasets/{bad_id}"),
+        ("GET", f"/api/v1/datasets/{bad_id}/preview"),
+        ("GET", f"/api/v1/datasets/{bad_id}/profile"),
+        ("DELETE", f"/api/v1/datasets/{bad_id}"),
+        ("GET", f"/internal/v1/datasets/{bad_id}"),
+        ("GET", f"/internal/v1/datasets/{bad_id}/profile"),
+    ]:
+        response = await client.request(method, path, headers=headers)
+        assert response.status_code == 422, (method, path)
+        fields = [item["field"] for item in response.json()["fields"]]
+        assert fields == ["path.dataset_id"], (method, path)
+        assert len(response.text) < 1000, (method, path)

@@ -16,6 +16,7 @@ from narrative_common.errors import (
     error_responses,
     field_error,
 )
+from narrative_common.ids import ResourceId
 from narrative_common.pagination import Page, Pagination
 from narrative_datasets.datasets.schemas import (
     Dataset,
@@ -94,7 +95,7 @@ async def list_datasets(user: CurrentUser, service: Service, page: Pagination):
     response_model=Dataset,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def get_dataset(dataset_id: str, user: CurrentUser, service: Service):
+async def get_dataset(dataset_id: ResourceId, user: CurrentUser, service: Service):
     """Return one dataset's columns, types, profile summary and quality score."""
     return await service.get(user, dataset_id)
 
@@ -105,7 +106,7 @@ async def get_dataset(dataset_id: str, user: CurrentUser, service: Service):
     responses=error_responses(UnauthorizedError, NotFoundError, UnprocessableError),
 )
 async def preview_dataset(
-    dataset_id: str,
+    dataset_id: ResourceId,
     request: Request,
     user: CurrentUser,
     service: Service,
@@ -124,7 +125,7 @@ async def preview_dataset(
     response_model=DatasetProfile,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def get_profile(dataset_id: str, user: CurrentUser, service: Service):
+async def get_profile(dataset_id: ResourceId, user: CurrentUser, service: Service):
     """Return the full profile: column statistics, correlations, PII and quality."""
     return await service.profile(user, dataset_id)
 
@@ -137,7 +138,7 @@ async def get_profile(dataset_id: str, user: CurrentUser, service: Service):
     ),
 )
 async def delete_dataset(
-    dataset_id: str,
+    dataset_id: ResourceId,
     user: CurrentUser,
     service: Service,
     cascade: Annotated[
@@ -154,7 +155,9 @@ async def delete_dataset(
     response_model=InternalDataset,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def get_internal_dataset(dataset_id: str, user: CurrentUser, service: Service):
+async def get_internal_dataset(
+    dataset_id: ResourceId, user: CurrentUser, service: Service
+):
     """Return a dataset with the bucket and key of its curated Parquet copy."""
     return await service.get_internal(user, dataset_id)
 
@@ -164,6 +167,8 @@ async def get_internal_dataset(dataset_id: str, user: CurrentUser, service: Serv
     response_model=DatasetProfile,
     responses=error_responses(UnauthorizedError, NotFoundError),
 )
-async def get_internal_profile(dataset_id: str, user: CurrentUser, service: Service):
+async def get_internal_profile(
+    dataset_id: ResourceId, user: CurrentUser, service: Service
+):
     """Return a dataset's full profile for a sibling service."""
     return await service.profile(user, dataset_id)
