@@ -322,6 +322,50 @@ def test_cancel_running_job(training):
     assert job["model_id"] is None
 
 
+def test_dataset_cascade_lists_and_cancels_jobs(training):
+    dataset_id = training.add_dataset("telco", load("telco-customer-churn"))
+    response = training.submit(dataset_id, "Churn", model_type="auto")
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    training.wait_for(job_id, {"running"}, 60)
+    path = f"/internal/v1/models?dataset_id={dataset_id}"
+
+    listed = training.request("GET", path)
+    assert listed.status_code == 200
+    assert listed.json()["active_jobs"] == [{"id": job_id, "state": "running"}]
+    assert training.request("GET", path, user=OTHER).json()["active_jobs"] == []
+
+    cancel = f"/internal/v1/jobs/cancel?dataset_id={dataset_id}"
+    theirs = training.request("POST", cancel, user=OTHER)
+    assert theirs.status_code == 200
+    assert theirs.json() == {"cancelled": []}
+    mine = training.request("POST", cancel)
+    assert mine.status_code == 200
+    assert mine.json() == {"cancelled": [job_id]}
+    again = training.request("POST", cancel)
+    assert again.json() == {"cancelled": []}
+
+    job = training.request("GET", f"/api/v1/training/jobs/{job_id}").json()
+    assert job["state"] == "cancelled"
+    assert "being deleted" in job["message"]
+    assert training.request("GET", path).json() == {"items": [], "active_jobs": []}
+
+
+def test_dataset_deleted_during_run_stores_nothing(training, titanic_id):
+    frame = load("titanic")
+    dataset_id = training.add_dataset("titanic", frame)
+    response = training.submit(dataset_id, "Survived", model_type="random_forest")
+    assert response.status_code == 202
+    # The API has read the metadata; the worker finds the dataset gone.
+    training.fakes.unregister(dataset_id)
+    job = training.wait_for(response.json()["id"], {"succeeded", "failed"})
+    assert job["state"] == "failed"
+    assert "was deleted while the job ran" in job["message"]
+    assert job["model_id"] is None
+    listed = training.request("GET", f"/internal/v1/models?dataset_id={dataset_id}")
+    assert listed.json()["items"] == []
+
+
 def test_worker_killed_mid_job_is_retried(training):
     dataset_id = training.add_dataset("telco", load("telco-customer-churn"))
     response = training.submit(dataset_id, "Churn", model_type="random_forest")

@@ -116,6 +116,9 @@ class FakeDatasets:
     def register(self, dataset_id: str, owner: str, body: dict) -> None:
         self.datasets[dataset_id] = {"owner": owner, "body": body}
 
+    def unregister(self, dataset_id: str) -> None:
+        self.datasets.pop(dataset_id, None)
+
 
 def child_env(base: dict, **extra: str) -> dict:
     env = dict(os.environ)

@@ -13,6 +13,7 @@ from narrative_common.logging import configure_logging, get_logger
 from narrative_common.service_client import ServiceClient
 from narrative_training import __version__
 from narrative_training.jobs.repository import JobRepository
+from narrative_training.jobs.routes import internal_router as jobs_internal_router
 from narrative_training.jobs.routes import router as jobs_router
 from narrative_training.metrics import get_metrics
 from narrative_training.models.repository import ModelRepository
@@ -108,6 +109,7 @@ def build_app(settings: TrainingSettings) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(models_router)
     app.include_router(internal_router)
+    app.include_router(jobs_internal_router)
     return app
 
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from narrative_common.clients import create_mongo_client, open_object_store
 from narrative_common.logging import configure_logging, get_logger
+from narrative_common.service_client import ServiceClient
 from narrative_training.jobs.repository import JobRepository
 from narrative_training.jobs.service import TASK_NAME
 from narrative_training.jobs.tasks import reap_lost_jobs, train_model
@@ -109,6 +110,12 @@ def build_worker(settings: TrainingSettings) -> Worker:
         ctx["models"] = ModelRepository(database)
         ctx["store_context"] = open_object_store(settings)
         ctx["store"] = await ctx["store_context"].__aenter__()
+        ctx["datasets"] = ServiceClient(
+            "datasets",
+            settings.datasets_url,
+            settings.internal_token.get_secret_value(),
+            settings.service_call_timeout_seconds,
+        )
         ctx["housekeeping"] = asyncio.create_task(_housekeeping(ctx))
         log.info("worker.started", queue=settings.queue_name)
 
@@ -116,6 +123,7 @@ def build_worker(settings: TrainingSettings) -> Worker:
         ctx["housekeeping"].cancel()
         await asyncio.gather(ctx["housekeeping"], return_exceptions=True)
         await ctx["store_context"].__aexit__(None, None, None)
+        await ctx["datasets"].aclose()
         await ctx["mongo"].close()
         log.info("worker.stopped")
 

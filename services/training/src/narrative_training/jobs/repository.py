@@ -18,6 +18,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
 ACTIVE_STATES = (QUEUED, RUNNING)
+# A user's active jobs on one dataset are listed and cancelled up to this many.
+MAX_ACTIVE_LISTED = 1000
 
 
 def now() -> datetime:
@@ -34,6 +36,9 @@ class JobRepository:
         )
         await self.collection.create_index(
             [("state", ASCENDING), ("heartbeat_at", ASCENDING)]
+        )
+        await self.collection.create_index(
+            [("owner", ASCENDING), ("dataset_id", ASCENDING), ("state", ASCENDING)]
         )
 
     async def insert(self, record: dict) -> None:
@@ -115,6 +120,56 @@ class JobRepository:
             },
             return_document=ReturnDocument.AFTER,
         )
+
+    async def active_for_dataset(self, owner: str, dataset_id: str) -> list[dict]:
+        """Return `{"id", "state"}` of the owner's queued and running jobs on it."""
+        cursor = self.collection.find(
+            {
+                "owner": owner,
+                "dataset_id": dataset_id,
+                "state": {"$in": list(ACTIVE_STATES)},
+            },
+            {"_id": 1, "state": 1},
+        ).sort("created_at", ASCENDING)
+        documents = await cursor.to_list(length=MAX_ACTIVE_LISTED)
+        return [{"id": doc["_id"], "state": doc["state"]} for doc in documents]
+
+    async def cancel_for_dataset(
+        self, owner: str, dataset_id: str, message: str
+    ) -> list[str]:
+        """Cancel the owner's queued and running jobs on a dataset; return their ids.
+
+        Each job is cancelled by its own conditional update, so a job that
+        finished in the meantime keeps its final state and is not listed.
+        """
+        cancelled = []
+        while True:
+            batch = await self.active_for_dataset(owner, dataset_id)
+            for job in batch:
+                result = await self.collection.update_one(
+                    {"_id": job["id"], "state": {"$in": list(ACTIVE_STATES)}},
+                    {
+                        "$set": {
+                            "state": CANCELLED,
+                            "finished_at": now(),
+                            "message": message,
+                        }
+                    },
+                )
+                if result.modified_count == 1:
+                    cancelled.append(job["id"])
+            # Every listed job has left the active states now, so the next
+            # batch contains only jobs beyond this one.
+            if len(batch) < MAX_ACTIVE_LISTED:
+                return cancelled
+
+    async def start_storing(self, job_id: str, attempt: int) -> bool:
+        """Mark a running job as storing its model; False if it was cancelled."""
+        result = await self.collection.update_one(
+            {"_id": job_id, "state": RUNNING, "attempt": attempt},
+            {"$set": {"stage": "storing", "heartbeat_at": now()}},
+        )
+        return result.modified_count == 1
 
     async def fail_queued(self, job_id: str, message: str) -> None:
         await self.collection.update_one(

@@ -1,6 +1,6 @@
 """Public training-job endpoints."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from narrative_common.auth import CurrentUser
 from narrative_common.errors import (
@@ -11,12 +11,13 @@ from narrative_common.errors import (
     UnprocessableError,
     error_responses,
 )
-from narrative_common.ids import ResourceId
+from narrative_common.ids import OBJECT_ID_PATTERN, ResourceId
 from narrative_common.pagination import Page, Pagination
 from narrative_training.jobs import service
-from narrative_training.jobs.schemas import JobCreate, JobOut, job_out
+from narrative_training.jobs.schemas import CancelledJobs, JobCreate, JobOut, job_out
 
 router = APIRouter(prefix="/api/v1/training/jobs", tags=["training"])
+internal_router = APIRouter(prefix="/internal/v1/jobs", tags=["internal"])
 
 
 @router.post(
@@ -82,3 +83,20 @@ async def cancel_job(job_id: ResourceId, user: CurrentUser, request: Request) ->
     """Cancel a queued or running job."""
     record = await service.cancel_job(job_id, user, request.app.state.jobs)
     return job_out(record)
+
+
+@internal_router.post(
+    "/cancel",
+    response_model=CancelledJobs,
+    responses=error_responses(UnauthorizedError),
+)
+async def cancel_dataset_jobs(
+    user: CurrentUser,
+    request: Request,
+    dataset_id: str = Query(pattern=OBJECT_ID_PATTERN),
+) -> CancelledJobs:
+    """Cancel the user's queued and running jobs on a dataset being deleted."""
+    cancelled = await service.cancel_dataset_jobs(
+        dataset_id, user, request.app.state.jobs
+    )
+    return CancelledJobs(cancelled=cancelled)

@@ -117,3 +117,7 @@ def job_out(record: dict) -> JobOut:
         warnings=record.get("warnings", []),
         retries=record.get("retries", []),
     )
+
+
+class CancelledJobs(BaseModel):
+    cancelled: list[str] = Field(description="Ids of the jobs this call cancelled.")

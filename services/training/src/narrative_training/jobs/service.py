@@ -168,3 +168,18 @@ async def cancel_job(job_id: str, user: User, jobs: repo.JobRepository) -> dict:
         "running jobs can be cancelled.",
         code="job_finished",
     )
+
+
+async def cancel_dataset_jobs(
+    dataset_id: str, user: User, jobs: repo.JobRepository
+) -> list[str]:
+    message = (
+        f"Cancelled because dataset {dataset_id} is being deleted; no model was stored."
+    )
+    cancelled = await jobs.cancel_for_dataset(user.id, dataset_id, message)
+    log.info(
+        "training.jobs.cancelled_for_dataset",
+        dataset_id=dataset_id,
+        job_ids=cancelled,
+    )
+    return cancelled

@@ -4,9 +4,12 @@ import asyncio
 import time
 from datetime import timedelta
 
+import httpx
 from arq import Retry
 from bson import ObjectId
 
+from narrative_common.auth import User
+from narrative_common.errors import AppError, NotFoundError
 from narrative_common.logging import get_logger
 from narrative_training.events import publish_model_event
 from narrative_training.jobs import repository as repo
@@ -116,6 +119,21 @@ async def _load(ctx: dict, record: dict):
 async def _store(ctx, record, tracker, result, attempt) -> str:
     settings, jobs, store = ctx["settings"], ctx["jobs"], ctx["store"]
     job_id = record["_id"]
+    # The job may have been cancelled while it trained (by its owner, or
+    # because its dataset is being deleted): then nothing is stored.
+    if not await jobs.start_storing(job_id, attempt):
+        log.info("training.job.cancelled_before_storing", job_id=job_id)
+        return repo.CANCELLED
+    if not await _dataset_exists(ctx, record):
+        await _fail(
+            jobs,
+            record,
+            tracker,
+            f"Dataset {record['dataset_id']} was deleted while the job ran, so "
+            "no model was stored. Upload the data again to train on it.",
+        )
+        log.info("training.job.dataset_gone", job_id=job_id)
+        return repo.FAILED
     model_id = str(ObjectId())
     document = model_document(
         model_id=model_id, job=record, result=result, bucket=settings.s3_bucket_models
@@ -145,7 +163,9 @@ async def _store(ctx, record, tracker, result, attempt) -> str:
         },
     )
     if not finished:
-        # Cancelled (or taken over) while storing: no model without its job.
+        # Cancelled (or taken over) after start_storing: no model without its
+        # job. NOTE: the model document exists for the few milliseconds
+        # between its insert and this delete, so a listing can see it.
         await ctx["models"].delete(model_id, record["owner"])
         await store.delete(artifact["bucket"], artifact["key"])
         log.info("training.job.cancelled_while_storing", job_id=job_id)
@@ -156,6 +176,29 @@ async def _store(ctx, record, tracker, result, attempt) -> str:
     )
     log.info("model.trained", job_id=job_id, model_id=model_id)
     return repo.SUCCEEDED
+
+
+async def _dataset_exists(ctx: dict, record: dict) -> bool:
+    """Check with the datasets service; when the request fails, assume it exists.
+
+    A dataset is deleted through the datasets service, which cancels the
+    dataset's jobs first, so a datasets service that is down is not deleting.
+    """
+    user = User(id=record["owner"])
+    try:
+        await ctx["datasets"].get_json(
+            f"/internal/v1/datasets/{record['dataset_id']}", user
+        )
+    except NotFoundError:
+        return False
+    except (AppError, httpx.HTTPError) as exc:
+        log.warning(
+            "training.job.dataset_check_failed",
+            job_id=record["_id"],
+            dataset_id=record["dataset_id"],
+            error=str(exc),
+        )
+    return True
 
 
 def _record_metrics(record: dict, document: dict) -> None:

@@ -8,6 +8,7 @@ from narrative_common.ids import OBJECT_ID_PATTERN, ResourceId
 from narrative_common.pagination import Page, Pagination
 from narrative_training.models import service
 from narrative_training.models.schemas import (
+    ActiveJob,
     InternalModelOut,
     ModelOut,
     ModelSummaries,
@@ -75,9 +76,14 @@ async def list_models_for_dataset(
     request: Request,
     dataset_id: str = Query(pattern=OBJECT_ID_PATTERN),
 ) -> ModelSummaries:
-    """List the id and name of the user's models trained on one dataset."""
-    items = await request.app.state.models.names_for_dataset(user.id, dataset_id)
-    return ModelSummaries(items=[ModelSummary(**item) for item in items])
+    """List the user's models trained on one dataset and jobs still running on it."""
+    state = request.app.state
+    items = await state.models.names_for_dataset(user.id, dataset_id)
+    active = await state.jobs.active_for_dataset(user.id, dataset_id)
+    return ModelSummaries(
+        items=[ModelSummary(**item) for item in items],
+        active_jobs=[ActiveJob(**job) for job in active],
+    )
 
 
 @internal_router.get(

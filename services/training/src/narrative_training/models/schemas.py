@@ -68,8 +68,17 @@ class ModelSummary(BaseModel):
     name: str
 
 
+class ActiveJob(BaseModel):
+    id: str
+    state: str = Field(description="queued or running.")
+
+
 class ModelSummaries(BaseModel):
     items: list[ModelSummary]
+    active_jobs: list[ActiveJob] = Field(
+        default_factory=list,
+        description="The user's queued and running jobs on the dataset.",
+    )
 
 
 def model_out(document: dict, internal: bool = False) -> ModelOut:
