@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 from datasets_testing import TOKEN
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 
 class FakeSiblings:
@@ -21,6 +22,7 @@ class FakeSiblings:
         self.models: dict[str, list[dict]] = {}
         self.calls: list[tuple[str, str]] = []
         self.down = False
+        self.fail_analyses_delete = False
         self.app = FastAPI()
 
         @self.app.get("/health")
@@ -42,6 +44,8 @@ class FakeSiblings:
         @self.app.delete("/internal/v1/analysis/datasets/{dataset_id}")
         async def delete_analyses(dataset_id: str):
             self.calls.append(("delete_analyses", dataset_id))
+            if self.fail_analyses_delete:
+                return JSONResponse({"error": "internal"}, status_code=500)
             return {}
 
 

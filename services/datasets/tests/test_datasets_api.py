@@ -1,5 +1,6 @@
 """API tests against real MongoDB and S3 (SecantusDB and SeaweedFS)."""
 
+import asyncio
 import io
 import uuid
 
@@ -397,3 +398,66 @@ async def test_malformed_id_is_422(client, bad_id):
         fields = [item["field"] for item in response.json()["fields"]]
         assert fields == ["path.dataset_id"], (method, path)
         assert len(response.text) < 1000, (method, path)
+
+
+class RecordingLog:
+    """Stand-in for a module's structlog logger that keeps the event names."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def _record(self, event: str, **fields) -> None:
+        self.events.append(event)
+
+    info = warning = error = debug = _record
+
+
+async def test_concurrent_deletes_delete_once(client, app, siblings, monkeypatch):
+    from narrative_datasets.datasets import service as service_module
+
+    user = new_user()
+    created = await upload(client, user, "d.csv", b"a,b\n1,2\n")
+    assert created.status_code == 201
+    dataset_id = created.json()["id"]
+    recorder = RecordingLog()
+    monkeypatch.setattr(service_module, "log", recorder)
+    calls_before = len(siblings.calls)
+
+    responses = await asyncio.gather(
+        *(
+            client.delete(f"/api/v1/datasets/{dataset_id}", headers=user_headers(user))
+            for _ in range(5)
+        )
+    )
+
+    statuses = [response.status_code for response in responses]
+    assert all(status in (204, 404) for status in statuses), statuses
+    assert recorder.events.count("dataset.deleted") == 1
+    analyses_deletes = [
+        call for call in siblings.calls[calls_before:] if call[0] == "delete_analyses"
+    ]
+    assert len(analyses_deletes) == 1
+    assert await stored_state(app, user) == (0, [])
+
+
+async def test_failed_cascade_restores_ready(client, app, siblings):
+    user = new_user()
+    created = await upload(client, user, "d.csv", b"a,b\n1,2\n")
+    dataset_id = created.json()["id"]
+    siblings.fail_analyses_delete = True
+    try:
+        response = await client.delete(
+            f"/api/v1/datasets/{dataset_id}", headers=user_headers(user)
+        )
+    finally:
+        siblings.fail_analyses_delete = False
+    assert response.status_code == 503, response.text
+    fetched = await client.get(
+        f"/api/v1/datasets/{dataset_id}", headers=user_headers(user)
+    )
+    assert fetched.status_code == 200
+    retried = await client.delete(
+        f"/api/v1/datasets/{dataset_id}", headers=user_headers(user)
+    )
+    assert retried.status_code == 204
+    assert await stored_state(app, user) == (0, [])

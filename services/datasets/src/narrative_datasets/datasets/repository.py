@@ -5,6 +5,7 @@ they appear only as values (`{"name": ...}` items in lists), never as
 document keys.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -58,12 +59,50 @@ class DatasetRepository:
         return await cursor.to_list(length=limit), total
 
     async def mark_deleting(self, user_id: str, dataset_id: str) -> None:
+        """Hide the dataset as `deleting` with no claim on it, so a retry finishes it."""
         await self.collection.update_one(
-            {"_id": dataset_id, "user_id": user_id}, {"$set": {"status": DELETING}}
+            {"_id": dataset_id, "user_id": user_id},
+            {"$set": {"status": DELETING, "deleting_at": None}},
         )
 
-    async def delete(self, user_id: str, dataset_id: str) -> None:
-        await self.collection.delete_one({"_id": dataset_id, "user_id": user_id})
+    async def claim_for_deletion(
+        self, user_id: str, dataset_id: str, status: str, stale_before: datetime
+    ) -> bool:
+        """Move the dataset to `deleting` and claim it; False when another request has.
+
+        A `ready` dataset is claimed at most once. A `deleting` one is claimed
+        only when no request holds it: its claim was released after a failure,
+        or was taken before `stale_before` by a request that never finished.
+        """
+        query: dict[str, Any] = {"_id": dataset_id, "user_id": user_id}
+        if status == READY:
+            query["status"] = READY
+        else:
+            query["status"] = DELETING
+            query["$or"] = [
+                {"deleting_at": None},
+                {"deleting_at": {"$lt": stale_before}},
+            ]
+        claimed = await self.collection.find_one_and_update(
+            query,
+            {"$set": {"status": DELETING, "deleting_at": datetime.now(UTC)}},
+            projection={"_id": 1},
+        )
+        return claimed is not None
+
+    async def release_claim(self, user_id: str, dataset_id: str, status: str) -> None:
+        """Drop a deletion claim after a failure, leaving the dataset in `status`."""
+        await self.collection.update_one(
+            {"_id": dataset_id, "user_id": user_id, "status": DELETING},
+            {"$set": {"status": status, "deleting_at": None}},
+        )
+
+    async def delete(self, user_id: str, dataset_id: str) -> bool:
+        """Delete the document; False when it was already gone."""
+        result = await self.collection.delete_one(
+            {"_id": dataset_id, "user_id": user_id}
+        )
+        return result.deleted_count == 1
 
     async def ping(self) -> None:
         await self.collection.database.command("ping")

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,7 +32,7 @@ from narrative_datasets.datasets.errors import (
     MetadataTooLargeError,
 )
 from narrative_datasets.datasets.preview import read_window
-from narrative_datasets.datasets.repository import DELETING, DatasetRepository
+from narrative_datasets.datasets.repository import DELETING, READY, DatasetRepository
 from narrative_datasets.datasets.schemas import (
     Dataset,
     DatasetProfile,
@@ -49,6 +49,9 @@ log = get_logger(__name__)
 CSV_CONTENT_TYPE = "text/csv"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+# A deletion claim older than this belongs to a request that died, so a
+# retry may take it over. It must exceed the longest cascade (model deletes).
+DELETE_CLAIM_TIMEOUT = timedelta(minutes=5)
 
 
 class DatasetService:
@@ -237,29 +240,69 @@ class DatasetService:
     async def delete(self, user: User, dataset_id: str, cascade: bool) -> None:
         """Delete the dataset's objects and metadata, or nothing.
 
-        Models and analyses derived from the dataset go first. A failure after
-        the document is marked `deleting` leaves it hidden, and a retry
-        finishes the job without asking the other services again.
+        Models and analyses derived from the dataset go first. The request
+        that moves the document from `ready` to `deleting` (one atomic update)
+        is the only one that deletes. Concurrent requests return without
+        doing anything, so the route answers them 204 as well. A failure
+        while releasing dependents restores `ready`. A failure after that
+        leaves the document hidden as `deleting`, and a retry finishes the
+        job without asking the other services again.
         """
         document = await self.repository.get_any_status(user.id, dataset_id)
         if document is None:
             raise DatasetNotFoundError(dataset_id)
-        if document["status"] != DELETING:
-            await self._release_dependents(user, dataset_id, cascade)
-            await self.repository.mark_deleting(user.id, dataset_id)
-        keys = [document["raw_object"]["key"], document["curated_object"]["key"]]
-        for key in keys:
-            await self.store.delete(self.bucket, key)
-        await self.repository.delete(user.id, dataset_id)
-        log.info("dataset.deleted", dataset_id=dataset_id, cascade=cascade)
+        stale_before = datetime.now(UTC) - DELETE_CLAIM_TIMEOUT
+        if document["status"] == DELETING:
+            if not await self.repository.claim_for_deletion(
+                user.id, dataset_id, DELETING, stale_before
+            ):
+                log.info("dataset.delete.in_progress", dataset_id=dataset_id)
+                return
+        else:
+            await self._check_dependents(user, dataset_id, cascade)
+            if not await self.repository.claim_for_deletion(
+                user.id, dataset_id, READY, stale_before
+            ):
+                log.info("dataset.delete.in_progress", dataset_id=dataset_id)
+                return
+            try:
+                await self._release_dependents(user, dataset_id, cascade)
+            except BaseException:
+                await self.repository.release_claim(user.id, dataset_id, READY)
+                raise
+        try:
+            for key in (
+                document["raw_object"]["key"],
+                document["curated_object"]["key"],
+            ):
+                await self.store.delete(self.bucket, key)
+            deleted = await self.repository.delete(user.id, dataset_id)
+        except BaseException:
+            await self.repository.release_claim(user.id, dataset_id, DELETING)
+            raise
+        if deleted:
+            log.info("dataset.deleted", dataset_id=dataset_id, cascade=cascade)
 
-    async def _release_dependents(
+    async def _check_dependents(
         self, user: User, dataset_id: str, cascade: bool
     ) -> None:
+        """Check, before claiming the dataset, that its dependents can be released.
+
+        Raises 409 when models use it and `cascade` is off, and 503 when a
+        sibling service is down.
+        """
         models = await self.dependents.models_trained_on(user, dataset_id)
         if models and not cascade:
             raise DatasetInUseError(dataset_id, models)
         await self.dependents.ensure_analysis_reachable()
+
+    async def _release_dependents(
+        self, user: User, dataset_id: str, cascade: bool
+    ) -> None:
+        # Listed again under the claim: a model may have appeared since the check.
+        models = await self.dependents.models_trained_on(user, dataset_id)
+        if models and not cascade:
+            raise DatasetInUseError(dataset_id, models)
         for model in models:
             await self.dependents.delete_model(user, model["id"])
             log.info(
