@@ -143,6 +143,8 @@ async def test_request_without_internal_token_gets_401(api, telco):
         ({"set": ("MonthlyCharges", float("nan"))}, "record.MonthlyCharges", "finite"),
         ({"set": ("MonthlyCharges", float("inf"))}, "record.MonthlyCharges", "finite"),
         ({"set": ("TotalCharges", 1e39)}, "record.TotalCharges", "finite"),
+        ({"set": ("tenure", 10**400)}, "record.tenure", "integer of about 401"),
+        ({"set": ("tenure", -(10**40))}, "record.tenure", "finite"),
         ({"set": ("Contract", ["One year"])}, "record.Contract", "expected a category"),
         ({"set": ("Contract", {"a": 1})}, "record.Contract", "expected a category"),
     ],
@@ -170,6 +172,16 @@ async def test_invalid_record_names_column(
     assert body["error"] == "validation_error"
     assert [f["field"] for f in body["fields"]] == [field]
     assert phrase in body["fields"][0]["message"]
+
+
+async def test_huge_integer_in_list_names_row(api, owner_headers, telco):
+    rows = json_rows(telco.held_out.head(3), telco)
+    rows[2]["MonthlyCharges"] = 10**400
+    response = await api.post(PREDICT, json={"records": rows}, headers=owner_headers)
+
+    assert response.status_code == 422
+    fields = [f["field"] for f in response.json()["fields"]]
+    assert fields == ["records[2].MonthlyCharges"]
 
 
 async def test_invalid_row_in_list_names_its_index(api, owner_headers, telco):

@@ -141,7 +141,9 @@ class RecordValidator:
             kind = type(value)
             if column.type == "numeric":
                 if kind is float or kind is int:
-                    if not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
+                    # False for NaN and infinity too. Compared before any float
+                    # conversion, which raises OverflowError for a huge int.
+                    if not abs(value) <= FLOAT32_MAX:
                         return None
                 elif value is None:
                     value = math.nan
@@ -167,12 +169,12 @@ class RecordValidator:
         for index, value in enumerate(values):
             kind = type(value)
             if kind is float or kind is int:
-                if math.isfinite(value) and abs(value) <= FLOAT32_MAX:
+                if abs(value) <= FLOAT32_MAX:
                     converted.append(value)
                     continue
                 message = (
-                    f"{value!r} is not a finite float32 number; send a number, "
-                    "or null for a missing value."
+                    f"{_shown_number(value)} is not a finite float32 number; send "
+                    "a number, or null for a missing value."
                 )
             elif value is None:
                 converted.append(math.nan)
@@ -218,6 +220,13 @@ class RecordValidator:
                 )
             converted.append(text)
         return np.array(converted, dtype=object).reshape(-1, 1)
+
+
+def _shown_number(value: float | int) -> str:
+    """Return the value for a message, shortening integers of many digits."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
 
 
 def _describe(value: Any) -> str:
