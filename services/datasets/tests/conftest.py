@@ -20,6 +20,9 @@ class FakeSiblings:
 
     def __init__(self) -> None:
         self.models: dict[str, list[dict]] = {}
+        # Datasets absent here get no `active_jobs` key, as before training
+        # reported jobs.
+        self.active_jobs: dict[str, list[dict]] = {}
         self.calls: list[tuple[str, str]] = []
         self.down = False
         self.fail_analyses_delete = False
@@ -32,7 +35,17 @@ class FakeSiblings:
         @self.app.get("/internal/v1/models")
         async def models(dataset_id: str, request: Request):
             self.calls.append(("list", dataset_id))
-            return {"items": self.models.get(dataset_id, [])}
+            body: dict = {"items": self.models.get(dataset_id, [])}
+            if dataset_id in self.active_jobs:
+                body["active_jobs"] = self.active_jobs[dataset_id]
+            return body
+
+        @self.app.post("/internal/v1/jobs/cancel")
+        async def cancel_jobs(dataset_id: str):
+            self.calls.append(("cancel_jobs", dataset_id))
+            cancelled = [job["id"] for job in self.active_jobs.get(dataset_id, [])]
+            self.active_jobs[dataset_id] = []
+            return {"cancelled": cancelled}
 
         @self.app.delete("/api/v1/models/{model_id}")
         async def delete_model(model_id: str):

@@ -461,3 +461,59 @@ async def test_failed_cascade_restores_ready(client, app, siblings):
     )
     assert retried.status_code == 204
     assert await stored_state(app, user) == (0, [])
+
+
+async def test_delete_with_active_jobs_conflicts(client, app, siblings):
+    user = new_user()
+    created = await upload(client, user, "d.csv", b"a,b\n1,2\n")
+    dataset_id = created.json()["id"]
+    siblings.models[dataset_id] = [{"id": "m7", "name": "churn model"}]
+    siblings.active_jobs[dataset_id] = [{"id": "j1", "state": "running"}]
+
+    response = await client.delete(
+        f"/api/v1/datasets/{dataset_id}", headers=user_headers(user)
+    )
+
+    assert response.status_code == 409, response.text
+    message = response.json()["message"]
+    assert "churn model" in message
+    assert "j1 (running)" in message
+    assert (await stored_state(app, user))[0] == 1
+
+
+async def test_delete_with_only_jobs_conflicts(client, siblings):
+    user = new_user()
+    created = await upload(client, user, "d.csv", b"a,b\n1,2\n")
+    dataset_id = created.json()["id"]
+    siblings.active_jobs[dataset_id] = [{"id": "j2", "state": "queued"}]
+    response = await client.delete(
+        f"/api/v1/datasets/{dataset_id}", headers=user_headers(user)
+    )
+    assert response.status_code == 409, response.text
+    assert "j2 (queued)" in response.json()["message"]
+
+
+async def test_cascade_cancels_jobs_first(client, app, siblings):
+    user = new_user()
+    created = await upload(client, user, "d.csv", b"a,b\n1,2\n")
+    dataset_id = created.json()["id"]
+    siblings.models[dataset_id] = [{"id": "m8", "name": "churn model"}]
+    siblings.active_jobs[dataset_id] = [{"id": "j3", "state": "running"}]
+    calls_before = len(siblings.calls)
+
+    response = await client.delete(
+        f"/api/v1/datasets/{dataset_id}?cascade=true", headers=user_headers(user)
+    )
+
+    assert response.status_code == 204, response.text
+    actions = [
+        call
+        for call in siblings.calls[calls_before:]
+        if call[0] in ("cancel_jobs", "delete_model", "delete_analyses")
+    ]
+    assert actions == [
+        ("cancel_jobs", dataset_id),
+        ("delete_model", "m8"),
+        ("delete_analyses", dataset_id),
+    ]
+    assert await stored_state(app, user) == (0, [])

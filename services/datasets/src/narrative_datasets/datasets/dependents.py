@@ -4,6 +4,8 @@ Training owns models trained on a dataset and ai-analysis owns analyses of
 it; a dataset is deleted only after both have let go of it.
 """
 
+from dataclasses import dataclass, field
+
 import httpx
 
 from narrative_common.auth import User
@@ -27,22 +29,55 @@ def _unavailable(service: str, response: httpx.Response, action: str):
     )
 
 
+@dataclass
+class DatasetUsage:
+    """Training's uses of a dataset: models (`id`, `name`), jobs (`id`, `state`)."""
+
+    models: list[dict] = field(default_factory=list)
+    active_jobs: list[dict] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.models or self.active_jobs)
+
+
 class Dependents:
     def __init__(self, training: ServiceClient, analysis: ServiceClient) -> None:
         self.training = training
         self.analysis = analysis
 
-    async def models_trained_on(self, user: User, dataset_id: str) -> list[dict]:
-        """Return `{"id", "name"}` of the user's models trained on the dataset."""
+    async def usage(self, user: User, dataset_id: str) -> DatasetUsage:
+        """Return the user's models and queued or running jobs on the dataset.
+
+        A training service that does not send `active_jobs` yet counts as
+        having none.
+        """
         response = await self.training.request(
             "GET", "/internal/v1/models", user, params={"dataset_id": dataset_id}
         )
         if not response.is_success:
             raise _unavailable("training", response, "list the dataset's models")
-        return [
+        body = response.json()
+        models = [
             {"id": str(item["id"]), "name": item.get("name")}
-            for item in response.json().get("items", [])
+            for item in body.get("items", [])
         ]
+        jobs = [
+            {"id": str(item["id"]), "state": item.get("state")}
+            for item in body.get("active_jobs") or []
+        ]
+        return DatasetUsage(models, jobs)
+
+    async def cancel_jobs(self, user: User, dataset_id: str) -> list[str]:
+        """Cancel the user's queued and running jobs on the dataset.
+
+        Returns the ids of the cancelled jobs.
+        """
+        response = await self.training.request(
+            "POST", "/internal/v1/jobs/cancel", user, params={"dataset_id": dataset_id}
+        )
+        if not response.is_success:
+            raise _unavailable("training", response, "cancel the dataset's jobs")
+        return [str(job_id) for job_id in response.json().get("cancelled", [])]
 
     async def ensure_analysis_reachable(self) -> None:
         await self.analysis.ping()

@@ -16,14 +16,25 @@ class DatasetNotFoundError(NotFoundError):
 class DatasetInUseError(ConflictError):
     code = "dataset_in_use"
 
-    def __init__(self, dataset_id: str, models: list[dict]) -> None:
-        listed = ", ".join(f"{m.get('name') or m['id']} ({m['id']})" for m in models)
+    def __init__(
+        self, dataset_id: str, models: list[dict], active_jobs: list[dict]
+    ) -> None:
+        uses = []
+        if models:
+            listed = ", ".join(
+                f"{m.get('name') or m['id']} ({m['id']})" for m in models
+            )
+            uses.append(f"was used to train {len(models)} models: {listed}")
+        if active_jobs:
+            listed = ", ".join(f"{job['id']} ({job['state']})" for job in active_jobs)
+            uses.append(f"has {len(active_jobs)} queued or running jobs: {listed}")
         super().__init__(
-            f"Dataset {dataset_id} was used to train {len(models)} models: {listed}. "
-            "Delete those models first, or repeat the request with ?cascade=true "
-            "to delete them with the dataset."
+            f"Dataset {dataset_id} {' and '.join(uses)}. Delete those models and "
+            "cancel those jobs first, or repeat the request with ?cascade=true to "
+            "cancel the jobs and delete the models with the dataset."
         )
         self.models = models
+        self.active_jobs = active_jobs
 
 
 class MetadataTooLargeError(AppError):

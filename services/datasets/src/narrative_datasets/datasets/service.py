@@ -288,22 +288,31 @@ class DatasetService:
     ) -> None:
         """Check, before claiming the dataset, that its dependents can be released.
 
-        Raises 409 when models use it and `cascade` is off, and 503 when a
-        sibling service is down.
+        Raises 409 when models or active training jobs use it and `cascade`
+        is off, and 503 when a sibling service is down.
         """
-        models = await self.dependents.models_trained_on(user, dataset_id)
-        if models and not cascade:
-            raise DatasetInUseError(dataset_id, models)
+        usage = await self.dependents.usage(user, dataset_id)
+        if usage and not cascade:
+            raise DatasetInUseError(dataset_id, usage.models, usage.active_jobs)
         await self.dependents.ensure_analysis_reachable()
 
     async def _release_dependents(
         self, user: User, dataset_id: str, cascade: bool
     ) -> None:
-        # Listed again under the claim: a model may have appeared since the check.
-        models = await self.dependents.models_trained_on(user, dataset_id)
-        if models and not cascade:
-            raise DatasetInUseError(dataset_id, models)
-        for model in models:
+        """Cancel the dataset's jobs, then delete its models, then its analyses.
+
+        Jobs go first so that none of them can save a new model afterwards.
+        """
+        # Listed again under the claim: a model or job may have appeared since
+        # the check.
+        usage = await self.dependents.usage(user, dataset_id)
+        if usage and not cascade:
+            raise DatasetInUseError(dataset_id, usage.models, usage.active_jobs)
+        if usage.active_jobs:
+            cancelled = await self.dependents.cancel_jobs(user, dataset_id)
+            log.info("dataset.jobs.cancelled", dataset_id=dataset_id, job_ids=cancelled)
+            usage = await self.dependents.usage(user, dataset_id)
+        for model in usage.models:
             await self.dependents.delete_model(user, model["id"])
             log.info(
                 "dataset.model.deleted", dataset_id=dataset_id, model_id=model["id"]
