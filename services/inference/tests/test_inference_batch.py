@@ -5,9 +5,11 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 from inference_helpers import TELCO_CSV
 
 from conftest import CLASSIFIER_ID
+from narrative_inference.models import batch
 
 BATCH = f"/api/v1/models/{CLASSIFIER_ID}/predict/batch"
 
@@ -162,3 +164,55 @@ async def test_batch_other_user_gets_404(api, other_headers):
     response = await api.post(BATCH, files=upload(to_csv(rows)), headers=other_headers)
 
     assert response.status_code == 404
+
+
+def csv_lines(rows: list[list[str]], delimiter: str = ",") -> list[str]:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("damage", "phrase"),
+    [
+        ("short", "fields and the header has 21"),
+        ("long", "fields and the header has 21"),
+        ("quote", "quoted field is not closed"),
+    ],
+)
+@pytest.mark.parametrize("bad_line", [3, 900])
+async def test_batch_malformed_line_is_named(
+    api, owner_headers, monkeypatch, damage, phrase, bad_line
+):
+    # Small blocks put line 900 beyond the first block, which open_csv parses.
+    monkeypatch.setattr(batch, "READ_BLOCK_BYTES", 64 * 1024)
+    lines = csv_lines(telco_lines(1000))
+    text = lines[bad_line - 1]
+    if damage == "short":
+        text = text.rsplit(",", 1)[0]
+    elif damage == "long":
+        text += ",extra"
+    else:
+        text = text.replace(",", ',"', 1)
+    lines[bad_line - 1] = text
+    data = ("\n".join(lines) + "\n").encode()
+    response = await api.post(BATCH, files=upload(data), headers=owner_headers)
+
+    assert response.status_code == 422
+    field = response.json()["fields"][0]
+    assert field["field"] == f"line {bad_line}"
+    assert phrase in field["message"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+async def test_batch_other_delimiters_are_detected(api, owner_headers, delimiter):
+    rows = telco_lines(30)
+    data = ("\n".join(csv_lines(rows, delimiter)) + "\n").encode()
+    comma = ("\n".join(csv_lines(rows)) + "\n").encode()
+    response = await api.post(BATCH, files=upload(data), headers=owner_headers)
+    expected = await api.post(BATCH, files=upload(comma), headers=owner_headers)
+
+    assert response.status_code == 200
+    assert expected.status_code == 200
+    assert response.headers["x-rows-predicted"] == "30"
+    assert response.content == expected.content

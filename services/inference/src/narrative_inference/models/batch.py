@@ -8,13 +8,15 @@ imputer fills as in training, and the empty string for categorical ones.
 Any field of a numeric column that is not a finite number rejects the whole
 file with 422 naming its line and column, before any output is returned.
 
-Line numbers count the header as line 1 and assume no field spans lines.
+The delimiter (comma, semicolon, tab or pipe) is detected from the first
+lines; the output is always comma-delimited. Line numbers count the header
+as line 1 and assume no field spans lines.
 """
 
 import csv
 import io
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,10 @@ from narrative_inference.models.onnx_model import LoadedModel
 from narrative_inference.models.validation import MAX_REPORTED_ERRORS
 
 READ_BLOCK_BYTES = 4 * 1024 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+# Delimiter detection reads at most this many bytes and lines after the header.
+SNIFF_BYTES = 64 * 1024
+SNIFF_LINES = 50
 PREDICTION_COLUMN = "prediction"
 PROBABILITY_PREFIX = "probability_"
 
@@ -42,7 +48,40 @@ class BatchResult:
     unseen_categories: Counter[str] = field(default_factory=Counter)
 
 
-def read_header(source: BinaryIO) -> list[str]:
+def detect_delimiter(source: BinaryIO) -> str:
+    """Return the delimiter of the file: comma, semicolon, tab or pipe.
+
+    Each candidate splits the header line and up to SNIFF_LINES following
+    lines with CSV quoting rules. A candidate that splits the header into at
+    least two fields scores by how many lines have the header's field count,
+    then by that count. A file that no candidate splits is read with commas.
+    """
+    sample = source.read(SNIFF_BYTES)
+    source.seek(0)
+    lines = sample.decode("utf-8-sig", errors="replace").splitlines()
+    if len(sample) == SNIFF_BYTES and len(lines) > 1:
+        lines.pop()  # the sample probably cut the last line short
+    lines = lines[: SNIFF_LINES + 1]
+    if not lines:
+        return ","
+    best, best_score = ",", (-1, 0)
+    for delimiter in DELIMITERS:
+        width = _field_count(lines[0], delimiter)
+        if width < 2:
+            continue
+        matching = sum(
+            1 for line in lines[1:] if _field_count(line, delimiter) == width
+        )
+        if (matching, width) > best_score:
+            best, best_score = delimiter, (matching, width)
+    return best
+
+
+def _field_count(line: str, delimiter: str) -> int:
+    return len(next(csv.reader([line], delimiter=delimiter), []))
+
+
+def read_header(source: BinaryIO, delimiter: str = ",") -> list[str]:
     """Return the CSV's column names, read from its first line."""
     first_line = source.readline()
     source.seek(0)
@@ -52,7 +91,7 @@ def read_header(source: BinaryIO) -> list[str]:
         raise _file_error(
             "file", "the file is not UTF-8 text; save it as UTF-8 CSV."
         ) from exc
-    names = next(csv.reader(io.StringIO(text)), [])
+    names = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     if not names or names == [""]:
         raise _file_error("file", "the file is empty; upload a CSV with a header line.")
     return names
@@ -112,20 +151,31 @@ def predict_csv(
     Up to `threads` chunks run through the model at once (onnxruntime
     releases the GIL), and their output is written in input order.
     """
-    names = read_header(source)
+    delimiter = detect_delimiter(source)
+    names = read_header(source, delimiter)
     check_header(model, names)
     appended = output_names(model, names)
-    reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(block_size=READ_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
+
+    def parse_error(exc: pa.ArrowInvalid) -> InputValidationError:
+        return locate_parse_error(source, delimiter, len(names), exc)
+
+    try:
+        # open_csv parses the first block, so it raises for a bad early line.
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=READ_BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise parse_error(exc) from exc
     known_values = {
         name: pa.array(sorted(values), pa.string())
         for name, values in model.validator.categories.items()
@@ -145,7 +195,7 @@ def predict_csv(
     read_rows = 0
     with ThreadPoolExecutor(max_workers=threads) as executor:
         try:
-            for chunk in _chunks(reader, chunk_rows):
+            for chunk in _chunks(reader, chunk_rows, parse_error):
                 if read_rows + chunk.num_rows > max_rows:
                     raise _file_error(
                         "file",
@@ -180,17 +230,17 @@ def predict_csv(
 
 
 def _chunks(
-    reader: pacsv.CSVStreamingReader, chunk_rows: int
+    reader: pacsv.CSVStreamingReader,
+    chunk_rows: int,
+    parse_error: Callable[[pa.ArrowInvalid], InputValidationError],
 ) -> Iterator[pa.RecordBatch]:
-    rows = 0
     while True:
         try:
             block = reader.read_next_batch()
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
-            raise _file_error(f"after line {rows + 1}", _csv_message(exc)) from exc
-        rows += block.num_rows
+            raise parse_error(exc) from exc
         for offset in range(0, block.num_rows, chunk_rows):
             yield block.slice(offset, chunk_rows)
 
@@ -287,6 +337,46 @@ def _report_unparsable(
             )
             if len(errors) >= MAX_REPORTED_ERRORS:
                 return
+
+
+def locate_parse_error(
+    source: BinaryIO, delimiter: str, width: int, exc: pa.ArrowInvalid
+) -> InputValidationError:
+    """Find the first line that pyarrow could not parse and name it in a 422.
+
+    pyarrow's streaming reader does not report line numbers, so the file is
+    read again line by line up to the first line with an unclosed quote or
+    a field count other than the header's.
+    """
+    source.seek(0)
+    for number, raw in enumerate(source, start=1):
+        if number == 1:
+            continue
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if not line:
+            continue  # pyarrow skips empty lines
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter, strict=True))
+        except csv.Error as parse_exc:
+            if "end of data" in str(parse_exc):
+                return _file_error(
+                    f"line {number}",
+                    "a quoted field is not closed on this line; close the quote. "
+                    "Fields cannot span lines.",
+                )
+            fields = next(csv.reader([line], delimiter=delimiter))
+        if len(fields) != width:
+            return _file_error(
+                f"line {number}",
+                f"the line has {len(fields)} fields and the header has {width}; "
+                "give every line one field per header column (quote fields that "
+                f"contain {_delimiter_name(delimiter)}).",
+            )
+    return _file_error("file", _csv_message(exc))
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a pipe"}[delimiter]
 
 
 def _csv_message(exc: pa.ArrowInvalid) -> str:
