@@ -191,6 +191,8 @@ async def test_xlsx_sheet_by_name(client):
     created = await upload(client, new_user(), "book.xlsx", data, sheet="Second")
     assert created.status_code == 201, created.text
     assert [c["name"] for c in created.json()["columns"]] == ["city", "amount"]
+    assert created.json()["source"]["sheet"] == "Second"
+    assert created.json()["source"]["sheets"] == ["First", "Second"]
     missing = await upload(client, new_user(), "book.xlsx", data, sheet="Third")
     assert missing.status_code == 400
     assert "'First'" in missing.json()["message"]

@@ -325,3 +325,61 @@ def test_xlsx_trailing_blank_columns_dropped(tmp_path):
     result = ingest(path, tmp_path)
     assert result.curated.columns == ["a", "b"]
     assert result.profile["rows"] == 2
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_bom_transcoded(tmp_path, codec):
+    bom = "\ufeff".encode(codec)
+    path = tmp_path / "u16.csv"
+    path.write_bytes(bom + "nom,prix\nCafé,1.5\n価格,2\n".encode(codec))
+    result = ingest(path, tmp_path)
+    assert result.source["encoding"] == "utf-16"
+    assert result.source["bom"] is True
+    assert result.curated.columns == ["nom", "prix"]
+    assert result.curated["nom"].to_list() == ["Café", "価格"]
+    assert result.curated["prix"].to_list() == [1.5, 2.0]
+
+
+def test_utf16_without_bom_rejected(tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes("a,b\n1,2\n3,4\n".encode("utf-16-le"))
+    with pytest.raises(InvalidFileError) as error:
+        ingest(path, tmp_path)
+    assert error.value.code == "unsupported_encoding"
+    assert "UTF-16" in error.value.message
+    assert "UTF-8" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("header", "position", "code_point"),
+    [
+        ('a,"b\x1bc"', 2, "U+001B"),
+        ('"x\ty",b', 1, "U+0009"),
+        ("a,b,c\x7f", 3, "U+007F"),
+        ("a,\u202eevil", 2, "U+202E"),
+        ("\u2066a\u2069,b", 1, "U+2066"),
+    ],
+)
+def test_control_character_in_name_rejected(tmp_path, header, position, code_point):
+    path = tmp_path / "names.csv"
+    width = header.count(",") + 1
+    # Enough rows that one control byte stays under the binary-file threshold.
+    rows = (",".join(["1"] * width) + "\n") * 100
+    path.write_text(header + "\n" + rows, encoding="utf-8")
+    with pytest.raises(InvalidFileError) as error:
+        ingest(path, tmp_path)
+    assert error.value.code == "invalid_column_name"
+    assert f"Column {position} " in error.value.message
+    assert code_point in error.value.message
+
+
+def test_xlsx_source_lists_sheets(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Data"
+    workbook.active.append(["a"])
+    workbook.active.append([1])
+    workbook.create_sheet("Notes").append(["text"])
+    path = save_workbook(workbook, tmp_path / "book.xlsx")
+    result = ingest(path, tmp_path)
+    assert result.source["sheet"] == "Data"
+    assert result.source["sheets"] == ["Data", "Notes"]

@@ -52,7 +52,10 @@ class Dataset(BaseModel):
     columns: list[ColumnSummary]
     size_bytes: int
     source: dict[str, Any] = Field(
-        description="format, encoding, delimiter, decimal_comma or sheet."
+        description=(
+            "CSV: format, encoding, bom, delimiter, decimal_comma. XLSX: format, "
+            "sheet (the sheet read), sheets (all sheet names), decimal_comma."
+        )
     )
     created_at: datetime
     profile_summary: ProfileSummary

@@ -1,5 +1,6 @@
 """Checks on a table's column names, shared by the CSV and XLSX readers."""
 
+import re
 from collections import Counter
 
 from narrative_datasets.ingest.errors import InvalidFileError, TooManyColumnsError
@@ -7,6 +8,9 @@ from narrative_datasets.ingest.errors import InvalidFileError, TooManyColumnsErr
 # Names are stored several times in a dataset's document (column list,
 # profile, correlations), so their length bounds the document's size.
 MAX_COLUMN_NAME_CHARS = 255
+# C0 controls, DEL, and the bidirectional embeddings, overrides and isolates,
+# which can make a name display differently from how it is stored.
+FORBIDDEN_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def check_column_count(count: int, limit: int, filename: str, where: str = "") -> None:
@@ -33,6 +37,14 @@ def validate_header(names: list[str], filename: str) -> list[str]:
         for position, name in enumerate(names, start=1)
     ]
     for position, name in enumerate(cleaned, start=1):
+        forbidden = FORBIDDEN_NAME_CHARS.search(name)
+        if forbidden is not None:
+            raise InvalidFileError(
+                "invalid_column_name",
+                f"Column {position} of {filename!r} has a name containing the "
+                f"control character U+{ord(forbidden.group()):04X}. Remove control "
+                "and text-direction characters from the column names.",
+            )
         if len(name) > MAX_COLUMN_NAME_CHARS:
             raise InvalidFileError(
                 "column_name_too_long",

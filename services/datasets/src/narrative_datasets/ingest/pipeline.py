@@ -16,7 +16,9 @@ from narrative_datasets.ingest.encoding import (
     CP1252,
     SNIFF_BYTES,
     UTF8_BOM,
+    UTF16,
     detect_encoding,
+    detect_utf16,
     reject_binary,
     transcode_to_utf8,
 )
@@ -92,8 +94,8 @@ def ingest_file(
             )
         frame, source = _read_csv_file(path, filename, work_dir, limits.max_columns)
     else:
-        frame, chosen = read_xlsx(path, sheet, filename, limits.max_columns)
-        source = {"format": "xlsx", "sheet": chosen}
+        frame, chosen, sheets = read_xlsx(path, sheet, filename, limits.max_columns)
+        source = {"format": "xlsx", "sheet": chosen, "sheets": sheets}
     if frame.height == 0:
         raise InvalidFileError(
             "no_rows",
@@ -123,12 +125,18 @@ def ingest_file(
 def _read_csv_file(
     path: Path, filename: str, work_dir: Path, max_columns: int
 ) -> tuple[pl.DataFrame, dict]:
-    reject_binary(path, filename)
-    encoding = detect_encoding(path)
     text_path = path
-    if encoding == CP1252:
+    if detect_utf16(path, filename):
+        encoding = UTF16
         text_path = work_dir / "transcoded.csv"
-        transcode_to_utf8(path, text_path, CP1252)
+        _transcode_utf16(path, text_path, filename)
+        reject_binary(text_path, filename)
+    else:
+        reject_binary(path, filename)
+        encoding = detect_encoding(path)
+        if encoding == CP1252:
+            text_path = work_dir / "transcoded.csv"
+            transcode_to_utf8(path, text_path, CP1252)
     with text_path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     sample = head.decode("utf-8-sig", errors="ignore")
@@ -139,10 +147,22 @@ def _read_csv_file(
     source = {
         "format": "csv",
         "encoding": "utf-8" if encoding == UTF8_BOM else encoding,
-        "bom": encoding == UTF8_BOM,
+        "bom": encoding in (UTF8_BOM, UTF16),
         "delimiter": delimiter,
     }
     return frame, source
+
+
+def _transcode_utf16(path: Path, target: Path, filename: str) -> None:
+    try:
+        transcode_to_utf8(path, target, UTF16, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidFileError(
+            "invalid_encoding",
+            f"File {filename!r} starts with a UTF-16 byte order mark but is not "
+            f"valid UTF-16 ({exc.reason} at byte {exc.start}). Save it as CSV "
+            "UTF-8 and upload it again.",
+        ) from exc
 
 
 def type_columns(

@@ -28,8 +28,10 @@ class SheetNotFoundError(InvalidFileError):
 
 def read_xlsx(
     path: Path, sheet: str | None, filename: str, max_columns: int
-) -> tuple[pl.DataFrame, str]:
-    """Return the sheet's values as trimmed strings and the sheet's name.
+) -> tuple[pl.DataFrame, str, list[str]]:
+    """Return the sheet's values as trimmed strings, its name and all sheet names.
+
+    Without `sheet`, the first sheet is read.
 
     The sheet's used range (every cell with a value) is checked against
     `max_columns` before any cell is read. Columns after the last named
@@ -87,7 +89,7 @@ def read_xlsx(
         }
     )
     frame.columns = columns
-    return normalize_strings(frame), chosen
+    return normalize_strings(frame), chosen, names
 
 
 def _first_value_index(row: list, width: int) -> int | None:
