@@ -156,13 +156,15 @@ def cpu_per_request(
 def paired_peak(
     stack: Stack, api_key: str, model_id: str, work: Path, body_path: Path, args
 ) -> dict:
-    """Compare the gateway's throughput with the bare app's in alternating runs.
+    """Compare the gateway with its references in alternating runs.
 
-    On a shared machine the load changes from one minute to the next, so the
-    two are measured in turns (bare app, then gateway, at concurrency 16 and
-    64, repeated) and compared by their medians.
+    On a shared machine the load changes from one minute to the next, so each
+    round measures the bare app, then the gateway, at concurrency 16 and 64,
+    then in-process onnxruntime on the batch CSV in 1,000-row batches, then
+    the same CSV through the gateway. Medians over the rounds are compared.
     """
     import bench_inference
+    import telco_model
 
     env = {**os.environ, **stack.config.env()}
     # stack_model reads the stack's settings from os.environ.
@@ -195,6 +197,11 @@ def paired_peak(
             [f"X-API-Key: {api_key}"],
         ),
     }
+    session = bench_inference.open_session(onnx_bytes)
+    batch_csv = work / "paired-batch.csv"
+    telco_model.write_batch_csv(batch_csv, args.batch_rows)
+    batch_url = f"{targets['gateway'][0]}/batch"
+    batch_runs: dict[str, list[float]] = {"in_process": [], "gateway": []}
     runs: dict[str, dict[str, list[float]]] = {name: {} for name in targets}
     try:
         for round_number in range(args.paired_rounds):
@@ -205,7 +212,15 @@ def paired_peak(
                     )
                     rps = 0.0 if point.get("errors") else point.get("rps", 0.0)
                     runs[name].setdefault(str(concurrency), []).append(rps)
-            say(f"paired round {round_number + 1}: {runs}")
+            in_process = bench_inference.in_process_batch(
+                session, metadata, batch_csv, 1000
+            )
+            batch_runs["in_process"].append(in_process["rows_per_s"])
+            end_to_end = bench_inference.post_batch(
+                batch_url, batch_csv, {"X-API-Key": api_key}
+            )
+            batch_runs["gateway"].append(end_to_end.get("rows_per_s", 0.0))
+            say(f"paired round {round_number + 1}: {runs} batch rows/s {batch_runs}")
     finally:
         processes.stop_all()
     medians = {
@@ -219,6 +234,11 @@ def paired_peak(
         "median_rps": medians,
         "peak_median_rps": {
             name: max(points.values()) for name, points in medians.items()
+        },
+        "batch_rows": args.batch_rows,
+        "batch_rows_per_s_runs": batch_runs,
+        "batch_median_rows_per_s": {
+            name: statistics.median(values) for name, values in batch_runs.items()
         },
     }
 
