@@ -161,7 +161,7 @@ def upload_and_profile(
     The upload returns its response only after the raw object is stored and
     the file is parsed, typed, profiled and written as Parquet, so its
     duration is the end-to-end time. Peak RSS covers the datasets process from before the upload starts
-    until the answer arrives.
+    until the response arrives.
     """
     headers = {"X-API-Key": api_key}
     stages_before = stage_seconds(datasets_url)

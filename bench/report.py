@@ -46,89 +46,99 @@ def peak_rps(points: dict | None) -> float | None:
     return max(values) if values else None
 
 
+PREDICTION_TARGETS = (
+    ("gateway p99 at 200 req/s, fixed rate", f"< {P99_LIMIT_MS:g} ms"),
+    ("gateway peak req/s vs bare app", ">= 0.5"),
+    ("batch CSV via gateway vs in-process", ">= 0.5"),
+)
+
+
 def _prediction_targets(results: dict) -> list[dict]:
     prediction = results.get("prediction")
-    names = (
-        "gateway p99 at 200 req/s, fixed rate",
-        "gateway peak req/s vs bare app",
-        "batch CSV via gateway vs in-process",
-    )
     if not prediction or "error" in prediction:
         reason = (prediction or {}).get("error", "prediction phase not run")
-        goals = (f"< {P99_LIMIT_MS:g} ms", ">= 0.5", ">= 0.5")
-        return [_missing(n, g, reason) for n, g in zip(names, goals, strict=True)]
-    targets = []
+        return [_missing(name, goal, reason) for name, goal in PREDICTION_TARGETS]
+    paired = results.get("paired_peak")
+    if paired and "error" in paired:
+        paired = None
+    return [
+        _fixed_rate_target(prediction),
+        _peak_target(prediction, paired),
+        _batch_target(prediction, paired),
+    ]
+
+
+def _fixed_rate_target(prediction: dict) -> dict:
+    name, goal = PREDICTION_TARGETS[0]
     fixed = prediction.get("gateway_at_200_rps", {})
     p99 = fixed.get("p99_ms")
     on_rate = fixed.get("rps", 0) >= 0.95 * FIXED_RATE and not fixed.get("errors")
-    targets.append(
-        _target(
-            names[0],
-            f"{p99} ms",
-            f"{P99_LIMIT_MS:g} ms (fixed limit)",
-            None if p99 is None else p99 / P99_LIMIT_MS,
-            f"< {P99_LIMIT_MS:g} ms",
-            None if p99 is None else (p99 < P99_LIMIT_MS and on_rate),
-            f"{fixed.get('requests')} requests at {fixed.get('rps')} req/s, "
-            f"{fixed.get('errors')} errors, max {fixed.get('max_ms')} ms",
-        )
+    return _target(
+        name,
+        f"{p99} ms",
+        f"{P99_LIMIT_MS:g} ms (fixed limit)",
+        None if p99 is None else p99 / P99_LIMIT_MS,
+        goal,
+        None if p99 is None else (p99 < P99_LIMIT_MS and on_rate),
+        f"{fixed.get('requests')} requests at {fixed.get('rps')} req/s, "
+        f"{fixed.get('errors')} errors, max {fixed.get('max_ms')} ms",
     )
+
+
+def _peak_target(prediction: dict, paired: dict | None) -> dict:
+    name, goal = PREDICTION_TARGETS[1]
     single = prediction.get("single_row", {})
     gateway_peak, bare_peak = peak_rps(single.get(GATEWAY)), peak_rps(single.get(BARE))
-    peak_note = "peak over concurrency 1, 16 and 64, closed loop"
-    paired = results.get("paired_peak")
-    if paired and "error" not in paired:
+    note = "peak over concurrency 1, 16 and 64, closed loop"
+    if paired:
         # Runs in alternation resist changes in the machine's load better
         # than the two sweeps, which are minutes apart.
+        note = (
+            f"median of {paired['rounds']} alternating runs at concurrency 16 and "
+            f"64, best concurrency of each; sweeps: {gateway_peak} vs {bare_peak} "
+            "req/s"
+        )
         gateway_peak = paired["peak_median_rps"]["gateway"]
         bare_peak = paired["peak_median_rps"]["bare"]
-        peak_note = (
-            f"median of {paired['rounds']} alternating runs at concurrency 16 and "
-            f"64, best concurrency of each; sweeps: {peak_rps(single.get(GATEWAY))}"
-            f" vs {peak_rps(single.get(BARE))} req/s"
-        )
     ratio = gateway_peak / bare_peak if gateway_peak and bare_peak else None
-    targets.append(
-        _target(
-            names[1],
-            f"{gateway_peak} req/s",
-            f"{bare_peak} req/s",
-            ratio,
-            ">= 0.5",
-            None if ratio is None else ratio >= 0.5,
-            peak_note,
-        )
+    return _target(
+        name,
+        f"{gateway_peak} req/s",
+        f"{bare_peak} req/s",
+        ratio,
+        goal,
+        None if ratio is None else ratio >= 0.5,
+        note,
     )
+
+
+def _batch_target(prediction: dict, paired: dict | None) -> dict:
+    name, goal = PREDICTION_TARGETS[2]
     batch = prediction.get("batch", {})
     end_to_end = batch.get("inference_via_gateway", {})
     in_process = batch.get("in_process_1000_row_batches", {})
     measured, reference = end_to_end.get("rows_per_s"), in_process.get("rows_per_s")
-    batch_note = (
-        end_to_end.get("error")
-        or f"{end_to_end.get('rows')} rows in {end_to_end.get('seconds')} s"
+    note = end_to_end.get("error") or (
+        f"{end_to_end.get('rows')} rows in {end_to_end.get('seconds')} s"
     )
-    if paired and "error" not in paired and "batch_median_rows_per_s" in paired:
-        sweep_measured, sweep_reference = measured, reference
-        measured = paired["batch_median_rows_per_s"]["gateway"]
-        reference = paired["batch_median_rows_per_s"]["in_process"]
-        batch_note = (
+    if paired and "batch_median_rows_per_s" in paired:
+        note = (
             f"median of {paired['rounds']} alternating runs of "
             f"{paired['batch_rows']:,} rows; inference benchmark's single run: "
-            f"{sweep_measured} vs {sweep_reference} rows/s"
+            f"{measured} vs {reference} rows/s"
         )
+        measured = paired["batch_median_rows_per_s"]["gateway"]
+        reference = paired["batch_median_rows_per_s"]["in_process"]
     ratio = measured / reference if measured and reference else None
-    targets.append(
-        _target(
-            names[2],
-            f"{measured} rows/s",
-            f"{reference} rows/s",
-            ratio,
-            ">= 0.5",
-            None if ratio is None else ratio >= 0.5,
-            batch_note,
-        )
+    return _target(
+        name,
+        f"{measured} rows/s",
+        f"{reference} rows/s",
+        ratio,
+        goal,
+        None if ratio is None else ratio >= 0.5,
+        note,
     )
-    return targets
 
 
 def _restart_target(results: dict) -> dict:

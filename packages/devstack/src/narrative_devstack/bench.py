@@ -5,19 +5,22 @@ one), then measures in this order:
 
 1. single-row and batch prediction, by running the inference benchmark
    (services/inference/bench/bench_inference.py) against this stack's
-   gateway: sweeps at concurrency 1, 16 and 64 of the gateway, the inference
+   gateway. It sweeps concurrency 1, 16 and 64 on the gateway, the inference
    service, a bare FastAPI app calling onnxruntime, `mlflow models serve` and
-   in-process onnxruntime; the gateway at a fixed 200 requests/s; a
-   100,000-row CSV end to end against in-process onnxruntime;
-2. the first and the hundredth prediction through the gateway after
+   in-process onnxruntime. It also runs the gateway at a fixed 200
+   requests/s and a 100,000-row CSV end to end;
+2. the CPU time of a gateway prediction in Traefik, the gateway app and the
+   inference service, and the peak and batch comparisons again, in
+   alternating runs against their references;
+3. the first and the hundredth prediction through the gateway after
    `stack.restart("inference")`;
-3. the upload and profile of a 1,000,000-row, 20-column CSV through the
-   gateway, with the datasets process's peak RSS;
+4. the upload and profile of a 1,000,000-row, 20-column CSV through the
+   gateway, with the datasets process's peak RSS.
 
-then stops the stack and measures the references that need no stack:
-ydata-profiling's minimal and full reports on the same CSV (in
-var/bench-venv) and the training overhead (services/training/bench_overhead.py,
-which starts its own MongoDB, Redis and S3).
+Then it stops the stack and measures what needs no stack: ydata-profiling's
+minimal and full reports on the same CSV (in var/bench-venv) and the training
+overhead (services/training/bench_overhead.py, which starts its own MongoDB,
+Redis and S3).
 
 Prints a table of measured values, references, ratios and PASS/FAIL per
 target, and writes bench-results/<time>.json and .md. `--quick` shortens
@@ -158,10 +161,11 @@ def paired_peak(
 ) -> dict:
     """Compare the gateway with its references in alternating runs.
 
-    On a shared machine the load changes from one minute to the next, so each
-    round measures the bare app, then the gateway, at concurrency 16 and 64,
-    then in-process onnxruntime on the batch CSV in 1,000-row batches, then
-    the same CSV through the gateway. Medians over the rounds are compared.
+    On a shared machine the load changes from one minute to the next, so the
+    comparisons alternate. Each round measures the bare app, then the
+    gateway, at concurrency 16 and 64. Then it runs in-process onnxruntime on
+    the batch CSV in 1,000-row batches and sends the same CSV through the
+    gateway. Medians over the rounds are compared.
     """
     import bench_inference
     import telco_model
