@@ -375,15 +375,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "one training repeat",
     )
     parser.add_argument("--seconds", type=float, help="seconds per load point")
-    parser.add_argument("--batch-rows", type=int, default=100_000)
-    parser.add_argument("--restart-rounds", type=int)
-    parser.add_argument("--training-repeats", type=int)
+    parser.add_argument(
+        "--batch-rows", type=int, default=100_000, help="rows in the batch CSV"
+    )
+    parser.add_argument(
+        "--restart-rounds", type=int, help="inference restarts to time (default 3)"
+    )
+    parser.add_argument(
+        "--training-repeats", type=int, help="training jobs to time (default 3)"
+    )
     parser.add_argument(
         "--paired-rounds",
         type=int,
-        help="rounds of alternating bare-app and gateway runs for the peak ratio",
+        help="rounds of alternating runs for the peak and batch ratios (default 3)",
     )
-    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--skip-mlflow",
+        action="store_true",
+        help="do not install and serve the model with `mlflow models serve`",
+    )
     parser.add_argument(
         "--phases",
         default="prediction,restart,ingest,training",
