@@ -29,7 +29,7 @@ class DatasetsSettings(CommonSettings):
         1000,
         ge=1,
         validation_alias=AliasChoices("DATASETS_MAX_COLUMNS", "max_columns"),
-        description="Most columns an uploaded table may have (400 above).",
+        description="Maximum number of columns in an uploaded table (400 above).",
     )
     max_correlation_columns: int = Field(
         100,
@@ -38,8 +38,8 @@ class DatasetsSettings(CommonSettings):
             "DATASETS_MAX_CORRELATION_COLUMNS", "max_correlation_columns"
         ),
         description=(
-            "Most numeric columns in the profile's correlation matrix; the ones "
-            "with the fewest missing values are kept."
+            "Maximum number of numeric columns in the profile's correlation "
+            "matrix. The columns with the fewest missing values are kept."
         ),
     )
 

@@ -59,7 +59,7 @@ class DatasetRepository:
         return await cursor.to_list(length=limit), total
 
     async def mark_deleting(self, user_id: str, dataset_id: str) -> None:
-        """Hide the dataset as `deleting` with no claim on it, so a retry finishes it."""
+        """Hide the dataset as `deleting`, unclaimed, so that a retry finishes it."""
         await self.collection.update_one(
             {"_id": dataset_id, "user_id": user_id},
             {"$set": {"status": DELETING, "deleting_at": None}},

@@ -46,7 +46,7 @@ def classify_value(value: str) -> str | None:
 
 
 def _may_hold_pii(column: pl.Series) -> bool:
-    """Tell whether enough values match a pattern to call the column personal data.
+    """Return True when enough values match a pattern to count as personal data.
 
     The patterns run in polars (Rust regex, Unicode classes as in Python's
     re), which on wide tables is far cheaper than classifying every sampled
