@@ -216,3 +216,28 @@ async def test_batch_other_delimiters_are_detected(api, owner_headers, delimiter
     assert expected.status_code == 200
     assert response.headers["x-rows-predicted"] == "30"
     assert response.content == expected.content
+
+
+async def test_batch_formula_cells_are_quoted(api, owner_headers):
+    rows = telco_lines(4)
+    customer = rows[0].index("customerID")
+    charges = rows[0].index("MonthlyCharges")
+    rows[0].append("=extra")
+    for row in rows[1:]:
+        row.append("plain")
+    rows[1][customer] = '=HYPERLINK("http://example.invalid","x")'
+    rows[2][customer] = "@SUM(A1)"
+    rows[3][customer] = "-2+3"
+    rows[4][customer] = "\tcmd"
+    rows[1][charges] = "-5.5"
+    response = await api.post(BATCH, files=upload(to_csv(rows)), headers=owner_headers)
+
+    assert response.status_code == 200
+    result = list(csv.reader(io.StringIO(response.text)))
+    assert result[0][len(rows[0]) - 1] == "'=extra"
+    assert result[1][customer] == '\'=HYPERLINK("http://example.invalid","x")'
+    assert result[2][customer] == "'@SUM(A1)"
+    assert result[3][customer] == "'-2+3"
+    assert result[4][customer] == "'\tcmd"
+    assert result[1][charges] == "-5.5"
+    assert result[1][len(rows[0]) - 1] == "plain"

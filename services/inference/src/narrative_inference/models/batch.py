@@ -1,6 +1,8 @@
 """Batch prediction of a CSV file, chunk by chunk, into an output CSV file.
 
-Every input column is read as text and written back unchanged, followed by
+Every input column is read as text and written back unchanged, except that
+a text cell starting like a spreadsheet formula gets a leading ' (see
+neutralize_formulas), followed by
 `prediction` and, for classifiers, one `probability_<label>` column per class.
 Columns the model does not use (ids, the target) pass through unchanged.
 An empty field, or one of only spaces in a numeric column, is a missing value: NaN for numeric columns, which the model's
@@ -38,6 +40,9 @@ DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
 SNIFF_LINES = 50
 PREDICTION_COLUMN = "prediction"
+# Text cells starting like a spreadsheet formula, and the numbers among them.
+FORMULA_START = r"^[=+\-@\t\r]"
+NUMBER_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 PROBABILITY_PREFIX = "probability_"
 
 
@@ -283,13 +288,40 @@ def _predict_chunk(
     if errors:
         raise _errors(errors)
     outputs = model.run(feed)
-    columns = list(chunk.columns)
-    columns.append(pa.array(outputs.labels))
+    columns = [neutralize_formulas(values) for values in chunk.columns]
+    labels = pa.array(outputs.labels)
+    if pa.types.is_string(labels.type):
+        labels = neutralize_formulas(labels)
+    columns.append(labels)
     if outputs.probabilities is not None:
         probabilities = outputs.probabilities
         columns.extend(pa.array(probabilities[:, i]) for i in range(len(appended) - 1))
-    table = pa.Table.from_arrays(columns, names=[*chunk.schema.names, *appended])
+    names = [neutralize_formula_text(name) for name in chunk.schema.names]
+    table = pa.Table.from_arrays(columns, names=[*names, *appended])
     return table, unseen_counts
+
+
+def neutralize_formulas(values: pa.Array) -> pa.Array:
+    """Prefix with ' every text cell that a spreadsheet would run as a formula.
+
+    The output CSV is meant for spreadsheets, which evaluate a cell starting
+    with =, +, -, @, tab or carriage return. Numbers such as -3 or +1.5e3 are
+    kept as they are, following the OWASP advice on CSV injection.
+    """
+    risky = pc.and_(
+        pc.match_substring_regex(values, FORMULA_START),
+        pc.invert(pc.match_substring_regex(values, NUMBER_TEXT)),
+    )
+    risky = pc.fill_null(risky, False)
+    if not pc.any(risky).as_py():
+        return values
+    quoted = pc.binary_join_element_wise("'", values, "")
+    return pc.if_else(risky, quoted, values)
+
+
+def neutralize_formula_text(text: str) -> str:
+    """Apply neutralize_formulas to one string, such as a column name."""
+    return neutralize_formulas(pa.array([text], pa.string()))[0].as_py()
 
 
 def _numeric(
