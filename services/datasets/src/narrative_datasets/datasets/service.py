@@ -263,6 +263,8 @@ class DatasetService:
             if not await self.repository.claim_for_deletion(
                 user.id, dataset_id, READY, stale_before
             ):
+                # NOTE: this request gets 204 even if the winning one then fails
+                # to release dependents and puts the dataset back to ready.
                 log.info("dataset.delete.in_progress", dataset_id=dataset_id)
                 return
             try:
