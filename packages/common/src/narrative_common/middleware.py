@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from narrative_common.metrics import HTTP_METRICS, UNMATCHED_ENDPOINT, HTTPMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 UNTIMED_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
 
 log = structlog.stdlib.get_logger(__name__)
@@ -133,7 +133,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
             candidate = value.decode("latin-1")
-            if _VALID_REQUEST_ID.match(candidate):
+            if VALID_REQUEST_ID.match(candidate):
                 return candidate
             break
     return uuid.uuid4().hex

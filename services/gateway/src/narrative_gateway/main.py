@@ -22,7 +22,7 @@ from narrative_common.logging import configure_logging
 from narrative_gateway import __version__
 from narrative_gateway.activity import ActivityTracker
 from narrative_gateway.aggregate import Services
-from narrative_gateway.auth import Authenticator, auth_router
+from narrative_gateway.auth import Authenticator, ForwardAuthApp
 from narrative_gateway.keys import KeyStore
 from narrative_gateway.settings import GatewaySettings
 
@@ -81,7 +81,7 @@ app = create_app(
     docs_url=None,
     redoc_url=None,
 )
-app.include_router(auth_router())
+app.add_middleware(ForwardAuthApp)
 
 
 @app.get("/openapi.json", include_in_schema=False)
