@@ -27,7 +27,7 @@ def shared_dataset(name: str) -> Path:
 @cache
 def dataset_profile(name: str) -> dict:
     """Profile one shared CSV: per-column stats, correlations and row count."""
-    frame = read_csv(shared_dataset(name), ",", name)
+    frame = read_csv(shared_dataset(name), ",", name, max_columns=1000)
     columns, numeric = [], {}
     for column_name in frame.columns:
         column_type, typed = infer_column(frame[column_name], ",")
