@@ -219,6 +219,28 @@ async def test_bad_input_leaves_nothing(client, app, filename, data, status, cod
     assert await stored_state(app, user) == (0, [])
 
 
+async def test_late_parse_failure_removes_raw(client, app, monkeypatch):
+    # The raw object is uploaded while the file is parsed, so a ragged row
+    # near the end of a 4 MB file fails after that upload has started.
+    service = app.state.datasets
+    put_file = service.store.put_file
+    finished: list[str] = []
+
+    async def recording_put_file(bucket, key, path, content_type):
+        await put_file(bucket, key, path, content_type)
+        finished.append(key)
+
+    monkeypatch.setattr(service.store, "put_file", recording_put_file)
+    rows = b"".join(f"{i},{i * 3},name-{i}\n".encode() for i in range(200_000))
+    data = b"a,b,c\n" + rows + b"1,2\n" + b"7,8,9\n" * 10
+    user = new_user()
+    response = await upload(client, user, "late.csv", data)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "ragged_row"
+    assert [key.split("/")[0] for key in finished] == ["raw"]
+    assert await stored_state(app, user) == (0, [])
+
+
 async def test_ragged_row_names_line(client):
     response = await upload(client, new_user(), "r.csv", b'a,b\n1,"x\ny"\n3,4,5\n')
     assert response.status_code == 400

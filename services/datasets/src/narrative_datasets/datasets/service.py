@@ -42,7 +42,7 @@ from narrative_datasets.datasets.schemas import (
 from narrative_datasets.ingest.pipeline import IngestLimits, file_format, ingest_file
 from narrative_datasets.metrics import DATASET_METRICS, DatasetMetrics
 from narrative_datasets.settings import DatasetsSettings
-from narrative_datasets.upload.receiver import receive_upload
+from narrative_datasets.upload.receiver import ReceivedUpload, receive_upload
 
 log = get_logger(__name__)
 
@@ -99,6 +99,55 @@ class DatasetService:
                 request, work_dir / "upload", self.settings.max_upload_bytes
             )
         fmt = file_format(received.filename)
+        dataset_id = str(ObjectId())
+        raw = {
+            "bucket": self.bucket,
+            "key": f"raw/{user.id}/{dataset_id}/{received.filename}",
+        }
+        curated = {
+            "bucket": self.bucket,
+            "key": f"curated/{user.id}/{dataset_id}.parquet",
+        }
+        content_type = CSV_CONTENT_TYPE if fmt == "csv" else XLSX_CONTENT_TYPE
+
+        # The raw object goes to S3 while a worker thread parses and profiles
+        # the file, which leaves the event loop free to send it.
+        raw_upload = asyncio.create_task(
+            self.store.put_file(self.bucket, raw["key"], received.path, content_type)
+        )
+        try:
+            document = await self._ingest(
+                user, received, work_dir, dataset_id, raw, curated, raw_upload
+            )
+        except BaseException:
+            await self._finish_raw_upload(dataset_id, raw_upload)
+            await self._remove_objects(dataset_id, [raw["key"], curated["key"]])
+            raise
+
+        self.metrics.record_created(user.id, dataset_id, document["rows"])
+        log.info(
+            "dataset.created",
+            dataset_id=dataset_id,
+            rows=document["rows"],
+            columns=document["column_count"],
+            size_bytes=received.size_bytes,
+        )
+        return to_dataset(document)
+
+    async def _ingest(
+        self,
+        user: User,
+        received: ReceivedUpload,
+        work_dir: Path,
+        dataset_id: str,
+        raw: dict,
+        curated: dict,
+        raw_upload: asyncio.Task,
+    ) -> dict:
+        """Parse and profile the received file, then store its objects and metadata.
+
+        Raises without removing anything: the caller removes both objects.
+        """
         sheet = received.fields.get("sheet") or None
         result = await asyncio.to_thread(
             ingest_file,
@@ -111,15 +160,6 @@ class DatasetService:
         for stage, seconds in result.timings.items():
             self.metrics.stage_duration.labels(stage).observe(seconds)
 
-        dataset_id = str(ObjectId())
-        raw = {
-            "bucket": self.bucket,
-            "key": f"raw/{user.id}/{dataset_id}/{received.filename}",
-        }
-        curated = {
-            "bucket": self.bucket,
-            "key": f"curated/{user.id}/{dataset_id}.parquet",
-        }
         name = (received.fields.get("name") or "").strip() or Path(
             received.filename
         ).stem
@@ -134,37 +174,27 @@ class DatasetService:
             curated_object=curated,
             created_at=datetime.now(UTC),
         )
-        content_type = CSV_CONTENT_TYPE if fmt == "csv" else XLSX_CONTENT_TYPE
         with self._stage("store"):
-            await self._store(
-                document, received.path, content_type, result.parquet_path
-            )
-        self.metrics.record_created(user.id, dataset_id, document["rows"])
-        log.info(
-            "dataset.created",
-            dataset_id=dataset_id,
-            rows=document["rows"],
-            columns=document["column_count"],
-            size_bytes=received.size_bytes,
-        )
-        return to_dataset(document)
+            await self._store(document, raw_upload, result.parquet_path)
+        return document
 
     async def _store(
-        self, document: dict, raw_path: Path, content_type: str, parquet_path: Path
+        self, document: dict, raw_upload: asyncio.Task, parquet_path: Path
     ) -> None:
-        """Write both objects, then the metadata; on failure remove what was written."""
-        written: list[str] = []
+        """Finish the raw object, write the curated one, then the metadata."""
         try:
-            raw, curated = document["raw_object"], document["curated_object"]
-            written.append(raw["key"])
-            await self.store.put_file(self.bucket, raw["key"], raw_path, content_type)
-            written.append(curated["key"])
+            # asyncio.wait, unlike awaiting the task, does not cancel the
+            # upload when this request is cancelled.
+            await asyncio.wait({raw_upload})
+            raw_upload.result()
             await self.store.put_file(
-                self.bucket, curated["key"], parquet_path, PARQUET_CONTENT_TYPE
+                self.bucket,
+                document["curated_object"]["key"],
+                parquet_path,
+                PARQUET_CONTENT_TYPE,
             )
             await self.repository.insert(document)
         except (BotoCoreError, ClientError, PyMongoError) as exc:
-            await self._remove_objects(document["_id"], written)
             log.error(
                 "dataset.store.failed", dataset_id=document["_id"], error=str(exc)
             )
@@ -175,14 +205,27 @@ class DatasetService:
         except InvalidDocument as exc:
             # pymongo's DocumentTooLarge derives from bson's InvalidDocument,
             # not from PyMongoError.
-            await self._remove_objects(document["_id"], written)
             log.error(
                 "dataset.metadata.rejected", dataset_id=document["_id"], error=str(exc)
             )
             raise MetadataTooLargeError(document["column_count"]) from exc
-        except BaseException:
-            await self._remove_objects(document["_id"], written)
-            raise
+
+    async def _finish_raw_upload(self, dataset_id: str, raw_upload: asyncio.Task):
+        """Wait for the raw object's upload to end, and log it if it failed.
+
+        `upload` deletes the temp file once `_upload` returns, so the upload
+        must be over first. It is awaited, never cancelled, because
+        cancelling aioboto3's upload_fileobj (aioboto3 15.5) leaves its part
+        uploads running and the multipart upload open.
+        """
+        await asyncio.wait({raw_upload})
+        if raw_upload.cancelled():
+            return
+        exc = raw_upload.exception()
+        if exc is not None:
+            log.error(
+                "dataset.raw_upload.failed", dataset_id=dataset_id, error=str(exc)
+            )
 
     async def _remove_objects(self, dataset_id: str, keys: list[str]) -> None:
         for key in keys:
