@@ -100,6 +100,24 @@ def test_s3_and_redis_restarts_keep_data(stack, analyst_factory):
         60,
         "inference did not reconnect to Redis",
     )
+    job = user.train(_training_table(user), "label", model_type="logistic_regression")
+    assert job.status_code == 202, job.text
+    finished = user.wait_for_job(job.json()["id"], timeout_seconds=180)
+    assert finished["state"] == "succeeded", finished
+
+
+def _training_table(user) -> str:
+    """Upload a small learnable table and return its dataset id."""
+    lines = ["size,colour,label"]
+    for index in range(120):
+        size = (index * 37 % 100) / 10
+        colour = ("red", "green", "blue")[index % 3]
+        lines.append(f"{size},{colour},{'big' if size > 5 else 'small'}")
+    response = user.http.post(
+        "/api/v1/datasets", files={"file": ("sizes.csv", "\n".join(lines).encode())}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
 
 
 def test_make_api_key_prints_only_a_working_key(stack):
