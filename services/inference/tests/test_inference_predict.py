@@ -1,5 +1,6 @@
 """Prediction API tests against real Redis and S3, with Telco models."""
 
+import json
 import math
 
 import numpy as np
@@ -287,3 +288,35 @@ async def test_prediction_records_use_in_redis(api, owner_headers, telco, infra)
 
     assert score is not None
     assert owner == b"alice"
+
+
+async def test_oversized_predict_body_gets_413(api, owner_headers, telco):
+    settings = api.app.state.settings
+    row = json_rows(telco.held_out.head(1), telco)[0]
+    # About 12 MB in 6,000 rows: above the 10 MB default limit, and below
+    # the 10,000-row limit, which would also answer 413.
+    body = {"records": [row | {"padding": "x" * 2000}] * 6000}
+    assert settings.predict_max_body_bytes == 10 * 1024 * 1024
+    response = await api.post(PREDICT, json=body, headers=owner_headers)
+
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert "INFERENCE_PREDICT_MAX_BODY_BYTES" in response.json()["message"]
+
+
+async def test_chunked_predict_body_over_limit_gets_413(api, owner_headers, telco):
+    row = json_rows(telco.held_out.head(1), telco)[0]
+    data = json.dumps({"records": [row | {"padding": "x" * 2000}] * 6000}).encode()
+
+    async def chunks():
+        for start in range(0, len(data), 1024 * 1024):
+            yield data[start : start + 1024 * 1024]
+
+    response = await api.post(
+        PREDICT,
+        content=chunks(),
+        headers={**owner_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"

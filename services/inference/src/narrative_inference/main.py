@@ -13,6 +13,7 @@ from narrative_common.logging import configure_logging
 from narrative_common.service_client import ServiceClient
 from narrative_inference import __version__
 from narrative_inference.metrics import METRICS
+from narrative_inference.models.body_limit import PredictBodyLimit
 from narrative_inference.models.cache import ModelCache
 from narrative_inference.models.events import ModelEventListener
 from narrative_inference.models.loader import ModelLoader
@@ -109,6 +110,7 @@ def build_app(settings: InferenceSettings | None = None) -> FastAPI:
         description="Predictions from your trained models, one row or a CSV at a time.",
     )
     app.include_router(router)
+    app.add_middleware(PredictBodyLimit, max_bytes=settings.predict_max_body_bytes)
     return app
 
 

@@ -26,6 +26,10 @@ class InferenceSettings(CommonSettings):
     recent_max_tracked: int = Field(
         1000, ge=1, validation_alias=_env("RECENT_MAX_TRACKED")
     )
+    # JSON bodies of /predict above this size get 413 before they are parsed.
+    predict_max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, validation_alias=_env("PREDICT_MAX_BODY_BYTES")
+    )
     max_records_per_request: int = Field(
         10_000, ge=1, validation_alias=_env("MAX_RECORDS_PER_REQUEST")
     )
