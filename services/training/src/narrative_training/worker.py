@@ -13,6 +13,8 @@ import time
 import uvicorn
 from arq.worker import Worker, func
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -97,6 +99,35 @@ async def _housekeeping(ctx: dict) -> None:
         await asyncio.sleep(TICK_SECONDS)
 
 
+class ResilientWorker(Worker):
+    """An arq worker that outlives a Redis outage.
+
+    arq 0.28 lets a connection error in its polling loop end the worker, so a
+    Redis restart stopped every later job. This worker logs the error, waits
+    with a growing delay up to 5 s, and polls again once Redis is back.
+    """
+
+    _outage_started: float | None = None
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            now = time.monotonic()
+            if self._outage_started is None:
+                self._outage_started = now
+                log.warning("worker.redis_unavailable", error=str(exc))
+            outage = now - self._outage_started
+            await asyncio.sleep(min(5.0, 0.2 + outage / 4))
+            return
+        if self._outage_started is not None:
+            log.info(
+                "worker.redis_recovered",
+                outage_seconds=round(time.monotonic() - self._outage_started, 1),
+            )
+            self._outage_started = None
+
+
 def build_worker(settings: TrainingSettings) -> Worker:
     monitor = LoopMonitor()
 
@@ -129,7 +160,7 @@ def build_worker(settings: TrainingSettings) -> Worker:
 
     get_metrics(settings.metrics_max_tracked_ids)
     serve_health(settings, monitor)
-    return Worker(
+    return ResilientWorker(
         functions=[
             func(
                 train_model,
