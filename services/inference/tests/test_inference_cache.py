@@ -289,9 +289,33 @@ async def test_status_lists_only_own_entries():
     cache, _ = make_cache(loader)
     await cache.get("a", ALICE)
     await cache.get("b", BOB)
+    await cache.get("b", BOB)
     status = cache.status(ALICE, {"state": "done"})
 
+    assert status.scope == "own"
     assert [entry.model_id for entry in status.entries] == ["a"]
+    assert status.total_entries == 1
+    assert status.total_bytes == 100
+    assert status.hits == 0
+    assert status.misses is None
+    assert status.evictions is None
+    assert status.loads is None
+    assert status.load_ms_mean is None
+
+
+async def test_admin_status_has_whole_cache_totals():
+    loader = FakeLoader()
+    loader.owners["b"] = "bob"
+    cache, _ = make_cache(loader)
+    await cache.get("a", ALICE)
+    await cache.get("b", BOB)
+    await cache.get("b", BOB)
+    status = cache.status(User(id="root", role="admin"), {"state": "done"})
+
+    assert status.scope == "all"
+    assert status.entries == []
     assert status.total_entries == 2
     assert status.total_bytes == 200
+    assert status.hits == 1
+    assert status.misses == 2
     assert status.loads == 2

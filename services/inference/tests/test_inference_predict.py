@@ -255,7 +255,28 @@ async def test_cache_status_lists_own_models_only(
     assert entry["bytes"] == telco.metadata["artifact"]["bytes"]
     assert entry["load_ms"] > 0
     assert theirs.json()["entries"] == []
-    assert theirs.json()["total_entries"] == mine.json()["total_entries"]
+    assert theirs.json()["total_entries"] == 0
+    assert theirs.json()["total_bytes"] == 0
+    assert theirs.json()["misses"] is None
+    assert mine.json()["total_entries"] == len(mine.json()["entries"])
+
+
+async def test_cache_status_admin_sees_all_totals(api, infra, owner_headers, telco):
+    row = json_rows(telco.held_out.head(1), telco)[0]
+    await api.post(PREDICT, json={"record": row}, headers=owner_headers)
+    admin = {
+        "X-Internal-Token": infra.config.internal_token,
+        "X-User-Id": "operator",
+        "X-User-Role": "admin",
+    }
+    response = await api.get("/api/v1/models/cache/status", headers=admin)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["scope"] == "all"
+    assert body["entries"] == []
+    assert body["total_entries"] == len(api.app.state.cache)
+    assert body["misses"] >= 1
 
 
 async def test_evict_route_removes_own_model(api, owner_headers, other_headers, telco):

@@ -180,7 +180,19 @@ class ModelCache:
         self._metrics.cache_bytes.set(self.total_bytes)
 
     def status(self, user: User, preload: dict) -> CacheStatus:
-        """Describe the user's own entries in detail, and the totals of all entries."""
+        """Describe the user's own entries, with totals an admin sees for all users.
+
+        A normal user's totals cover only their own entries, and the counters
+        kept for the whole cache (misses, evictions, loads, load times) are
+        null for them, because those reveal other users' activity. The
+        preload state is only counts of the startup preload, so everyone
+        sees it.
+        """
+        own = [
+            entry
+            for entry in reversed(self._entries.values())
+            if entry.owner == user.id
+        ]
         entries = [
             CacheEntryStatus(
                 model_id=entry.model_id,
@@ -192,16 +204,27 @@ class ModelCache:
                 load_ms=round(entry.load_ms, 2),
                 warmup_ms=round(entry.warmup_ms, 2),
             )
-            for entry in reversed(self._entries.values())
-            if entry.owner == user.id
+            for entry in own
         ]
+        common = {
+            "entries": entries,
+            "max_entries": self.max_entries,
+            "max_bytes": self.max_bytes,
+            "preload": preload,
+        }
+        if not user.is_admin:
+            return CacheStatus(
+                scope="own",
+                total_entries=len(own),
+                total_bytes=sum(entry.nbytes for entry in own),
+                hits=sum(entry.hits for entry in own),
+                **common,
+            )
         load_times = list(self._recent_load_ms)
         return CacheStatus(
-            entries=entries,
+            scope="all",
             total_entries=len(self._entries),
             total_bytes=self.total_bytes,
-            max_entries=self.max_entries,
-            max_bytes=self.max_bytes,
             hits=self.hits,
             misses=self.misses,
             evictions={reason: self.evictions[reason] for reason in EVICTION_REASONS},
@@ -210,5 +233,5 @@ class ModelCache:
                 round(sum(load_times) / len(load_times), 2) if load_times else None
             ),
             load_ms_max=round(max(load_times), 2) if load_times else None,
-            preload=preload,
+            **common,
         )

@@ -234,7 +234,7 @@ def _too_large(settings: InferenceSettings) -> PayloadTooLargeError:
 async def cache_status(
     request: Request, user: CurrentUser, cache: Cache
 ) -> CacheStatus:
-    """List your cached models in detail, with totals over the whole cache."""
+    """List your cached models with their totals; admins get whole-cache totals."""
     return cache.status(user, request.app.state.preload.as_dict())
 
 

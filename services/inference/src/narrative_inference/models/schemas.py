@@ -75,17 +75,23 @@ class CacheEntryStatus(BaseModel):
 
 
 class CacheStatus(BaseModel):
-    """The caller's cached models in detail, and totals over every user's models."""
+    """The caller's cached models, and totals over the caller's or all models.
 
+    With `scope` "own" (a normal user) the totals and `hits` cover the
+    caller's entries, and the whole-cache counters are null. With `scope`
+    "all" (an admin) every total and counter covers all users' models.
+    """
+
+    scope: Literal["own", "all"]
     entries: list[CacheEntryStatus]
     total_entries: int
     total_bytes: int
     max_entries: int
     max_bytes: int
     hits: int
-    misses: int
-    evictions: dict[str, int]
-    loads: int
-    load_ms_mean: float | None
-    load_ms_max: float | None
+    misses: int | None = None
+    evictions: dict[str, int] | None = None
+    loads: int | None = None
+    load_ms_mean: float | None = None
+    load_ms_max: float | None = None
     preload: dict[str, Any]
