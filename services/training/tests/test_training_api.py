@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import os
 import time
 import uuid
 
@@ -13,6 +14,7 @@ import redis
 from training_datasets import column_types, dataset_metadata, load
 from training_servers import (
     FakeDatasets,
+    Process,
     api_process,
     child_env,
     free_port,
@@ -383,6 +385,86 @@ def test_worker_killed_mid_job_is_retried(training):
     assert job["state"] == "succeeded", job["message"]
     assert job["attempt"] == 2
     assert "stopped sending heartbeats" in job["retries"][0]["reason"]
+
+
+def test_worker_stopped_normally_records_shutdown(training):
+    dataset_id = training.add_dataset("telco", load("telco-customer-churn"))
+    response = training.submit(dataset_id, "Churn", model_type="random_forest")
+    job_id = response.json()["id"]
+    training.wait_for(job_id, {"running"}, 60)
+    time.sleep(0.5)
+    training.worker.stop()
+    assert training.worker.popen.returncode == 0
+
+    job = training.request("GET", f"/api/v1/training/jobs/{job_id}").json()
+    assert job["state"] == "queued"
+    assert job["attempt"] == 1
+    reason = job["retries"][0]["reason"]
+    assert "stopped normally (SIGTERM)" in reason
+    assert "killed" not in reason
+
+    training.start_worker()
+    job = training.wait_for(job_id, {"succeeded", "failed"}, 180)
+    assert job["state"] == "succeeded", job["message"]
+    assert job["attempt"] == 1
+
+
+def redis_server(port: int, log_dir) -> Process:
+    command = [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        "--save", "", "--appendonly", "no",
+    ]  # fmt: skip
+    server = Process(command, dict(os.environ), log_dir / f"redis-{port}.log")
+    server.start()
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return server
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_worker_survives_redis_restart(training, tmp_path):
+    redis_port, api_port, worker_port = free_port(), free_port(), free_port()
+    server = redis_server(redis_port, tmp_path)
+    env = dict(
+        training.env,
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        TRAINING_WORKER_METRICS_PORT=str(worker_port),
+    )
+    api = api_process(env, api_port, tmp_path)
+    own = Training(
+        env,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{worker_port}",
+        training.fakes,
+        training.s3,
+        tmp_path,
+    )
+    api.start()
+    try:
+        wait_http(f"{own.api_url}/health", 60)
+        own.start_worker()
+        server.stop()
+        time.sleep(3)
+        assert own.worker.popen.poll() is None
+        server = redis_server(redis_port, tmp_path)
+
+        dataset_id = own.add_dataset("titanic", load("titanic"))
+        response = own.submit(dataset_id, "Survived", model_type="logistic_regression")
+        assert response.status_code == 202
+        job = own.wait_for(response.json()["id"], {"succeeded", "failed"}, 90)
+        assert job["state"] == "succeeded", job["message"]
+        assert own.worker.popen.poll() is None
+    finally:
+        if own.worker:
+            own.worker.stop()
+        api.stop()
+        server.stop()
 
 
 def test_list_jobs_paginated_newest_first(training):

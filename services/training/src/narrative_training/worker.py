@@ -7,6 +7,7 @@ loop has not ticked for LOOP_STALL_SECONDS.
 """
 
 import asyncio
+import signal
 import threading
 import time
 
@@ -127,6 +128,15 @@ class ResilientWorker(Worker):
             )
             self._outage_started = None
 
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        try:
+            await super().start_jobs(job_ids)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            # arq took a job slot for the job it was starting, and no task
+            # will give it back, so the worker would stop taking jobs.
+            self._release_sem_dec_counter_on_complete()
+            raise
+
 
 def build_worker(settings: TrainingSettings) -> Worker:
     monitor = LoopMonitor()
@@ -160,7 +170,7 @@ def build_worker(settings: TrainingSettings) -> Worker:
 
     get_metrics(settings.metrics_max_tracked_ids)
     serve_health(settings, monitor)
-    return ResilientWorker(
+    worker = ResilientWorker(
         functions=[
             func(
                 train_model,
@@ -181,6 +191,20 @@ def build_worker(settings: TrainingSettings) -> Worker:
         on_shutdown=shutdown,
         handle_signals=True,
     )
+
+    # arq gives each job a shallow copy of worker.ctx, so the jobs see this
+    # dict change after they started.
+    shutdown_state: dict = {"signal": None}
+    worker.ctx["shutdown"] = shutdown_state
+
+    def remember_signal(signal_number: signal.Signals) -> None:
+        # arq calls this right after cancelling the running jobs and before
+        # their CancelledError handlers run, so train_model can tell a
+        # shutdown from a job timeout.
+        shutdown_state["signal"] = signal_number.name
+
+    worker.on_stop = remember_signal
+    return worker
 
 
 def main() -> None:

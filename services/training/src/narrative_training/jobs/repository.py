@@ -100,11 +100,18 @@ class JobRepository:
         )
         return result.modified_count == 1
 
-    async def release(self, job_id: str, attempt: int) -> bool:
-        """Put a running job back to queued for the same attempt (arq will retry)."""
+    async def release(
+        self, job_id: str, attempt: int, reason: str | None = None
+    ) -> bool:
+        """Put a running job back to queued for the same attempt (arq will retry).
+
+        A `reason` is added to the job's retries.
+        """
+        update: dict = {"$set": {"state": QUEUED, "stage": "queued", "progress": 0.0}}
+        if reason is not None:
+            update["$push"] = {"retries": {"at": now(), "reason": reason}}
         result = await self.collection.update_one(
-            {"_id": job_id, "state": RUNNING, "attempt": attempt},
-            {"$set": {"state": QUEUED, "stage": "queued", "progress": 0.0}},
+            {"_id": job_id, "state": RUNNING, "attempt": attempt}, update
         )
         return result.modified_count == 1
 

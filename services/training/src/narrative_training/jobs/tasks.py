@@ -46,6 +46,12 @@ async def train_model(ctx: dict, job_id: str, attempt: int) -> str:
         await jobs.release(job_id, attempt)
         metrics.jobs.labels("retried").inc()
         raise
+    except asyncio.CancelledError:
+        # arq cancels a job when the worker stops on a signal (it then runs
+        # the same arq job again on the next worker) or when the job times out.
+        tracker.cancelled.set()
+        await _record_interruption(ctx, job_id, attempt)
+        raise
     finally:
         heartbeat.cancel()
         metrics.running.dec()
@@ -57,6 +63,33 @@ async def train_model(ctx: dict, job_id: str, attempt: int) -> str:
         seconds=round(time.perf_counter() - started, 3),
     )
     return outcome
+
+
+async def _record_interruption(ctx: dict, job_id: str, attempt: int) -> None:
+    """Record why a running job stopped: a worker shutdown or the job timeout."""
+    jobs: repo.JobRepository = ctx["jobs"]
+    signal_name = ctx.get("shutdown", {}).get("signal")
+    try:
+        if signal_name:
+            reason = (
+                f"The worker stopped normally ({signal_name}) while running attempt "
+                f"{attempt}; the job was queued again and starts over."
+            )
+            await jobs.release(job_id, attempt, reason)
+            log.info("training.job.released", job_id=job_id, signal=signal_name)
+            return
+        timeout = ctx["settings"].job_timeout_seconds
+        message = (
+            f"The job ran longer than the {timeout} s limit "
+            "(TRAINING_JOB_TIMEOUT_SECONDS) and was stopped. Try a simpler model "
+            "type or a sample of the dataset."
+        )
+        await jobs.finish(job_id, attempt, repo.FAILED, {"message": message})
+        log.warning("training.job.timed_out", job_id=job_id, seconds=timeout)
+    except Exception as exc:  # noqa: BLE001 - the reaper requeues the job later
+        log.error(
+            "training.job.interruption_not_recorded", job_id=job_id, error=str(exc)
+        )
 
 
 async def _run(ctx: dict, record: dict, tracker: ProgressTracker) -> str:
@@ -249,9 +282,12 @@ async def reap_lost_jobs(ctx: dict) -> int:
     reaped = 0
     for stale in await jobs.stale_running(cutoff):
         job_id, attempt = stale["_id"], stale.get("attempt", 1)
+        # A worker that stops normally releases its job itself, so one that
+        # went silent was killed, ran out of memory or lost its host.
         reason = (
             f"The worker running attempt {attempt} stopped sending heartbeats for "
-            f"{settings.stale_after_seconds:g} s (killed or out of memory)."
+            f"{settings.stale_after_seconds:g} s without shutting down normally "
+            "(killed or out of memory)."
         )
         if attempt < settings.max_attempts:
             if await jobs.requeue(job_id, attempt, reason):
