@@ -28,7 +28,17 @@ PROCESSES = {
 ID_LABELS = ("user_id", "dataset_id", "model_id")
 # Routes left out of the OpenAPI documents: FastAPI's own documentation and
 # the gateway's ForwardAuth check that Traefik calls.
-UNDOCUMENTED_ROUTES = {"/openapi.json", "/docs", "/redoc", "/auth/verify"}
+# Routes left out of the OpenAPI documents on purpose: the gateway app's
+# merged docs, its metrics of all services and Traefik's error pages.
+UNDOCUMENTED_ROUTES = {
+    "/openapi.json",
+    "/gateway/openapi.json",
+    "/docs",
+    "/redoc",
+    "/auth/verify",
+    "/metrics/all",
+    "/errors/{status_code}",
+}
 OBJECT_ID = re.compile(r"[0-9a-f]{24}|[0-9a-f]{8}-[0-9a-f]{4}")
 
 
