@@ -37,8 +37,11 @@ api-key:
 demo: install
 	$(PYTHON) -m narrative_devstack.demo $(CSV) $(TARGET)
 
+# Two sessions: the in-process service tests, then the whole-stack, deployment
+# and monitoring tests, so no session keeps idle clients open for long.
 test: install
-	$(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -p no:cacheprovider packages services $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 
 lint:
 	$(PYTHON) -m ruff check .
