@@ -102,7 +102,7 @@ ACTIVE_USERS_COMPARE_OFFSET = "1w"
 ACTIVE_USERS_MIN_BASELINE = 10
 ACTIVE_USERS_FOR = "30m"
 
-# ServiceDown: a scrape target does not answer /metrics.
+# ServiceDown: a scrape target does not respond on /metrics.
 SERVICE_DOWN_FOR = "2m"
 
 

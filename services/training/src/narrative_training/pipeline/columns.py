@@ -81,11 +81,11 @@ def looks_like_identifier(name: str, series: pd.Series) -> bool:
     return span == len(values) or bool(_ID_NAME.search(name))
 
 
-# A categorical column with more distinct values than this, that are also
-# more than this share of its non-missing rows, spreads into so many sparse
-# one-hot columns that tree models mostly split on noise: on Titanic, Ticket
-# (681 values) and Cabin (147 of 204 rows) left a random forest predicting
-# the majority class.
+# A categorical column with more distinct values than the first bound, which
+# are also more than the second bound's share of its non-missing rows,
+# becomes so many sparse one-hot columns that tree models mostly split on
+# noise. On Titanic, Ticket (681 values) and Cabin (147 values on 204 rows)
+# left a random forest predicting the majority class.
 HIGH_CARDINALITY_MIN_DISTINCT = 50
 HIGH_CARDINALITY_MIN_RATIO = 0.2
 
