@@ -69,7 +69,7 @@ class ObservabilityMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         except Exception:
-            # Answering here, instead of letting the exception reach uvicorn,
+            # Responding here, instead of letting the exception reach uvicorn,
             # keeps the connection open: uvicorn closes a connection whose
             # app raised, and a proxy that reuses it fails the next request.
             log.exception("request.crashed", method=method, path=scope["path"])

@@ -19,7 +19,7 @@ class DatasetMetrics:
     ) -> None:
         self.user_label = BoundedLabel(max_tracked_ids)
         self.dataset_label = BoundedLabel(max_tracked_ids)
-        # user_id: the owner, bounded as the module docstring says.
+        # user_id: the owner, bounded as the module docstring describes.
         self.created = Counter(
             "business_datasets_created_total",
             "Datasets stored, by owner. user_id keeps the first "
@@ -27,7 +27,7 @@ class DatasetMetrics:
             ["user_id"],
             registry=registry,
         )
-        # dataset_id: the stored dataset, bounded as the module docstring says.
+        # dataset_id: the stored dataset, bounded as the module docstring describes.
         self.size_rows = Histogram(
             "ml_dataset_size_rows",
             "Rows per stored dataset. dataset_id keeps the first "

@@ -100,14 +100,13 @@ async def docs() -> HTMLResponse:
 
 _UNREACHABLE = {
     502: "A service behind the gateway is not reachable right now.",
-    503: "A service behind the gateway is unavailable right now.",
     504: "A service behind the gateway did not respond in time.",
 }
 
 
 @app.get("/errors/{status_code}", include_in_schema=False)
 async def error_page(status_code: int) -> JSONResponse:
-    """Render Traefik's own 502, 503 and 504 answers in the error envelope."""
+    """Render Traefik's own 502 and 504 responses in the error envelope."""
     message = _UNREACHABLE.get(status_code, "The gateway could not route this request.")
     return JSONResponse(
         {

@@ -286,7 +286,7 @@ class DatasetService:
         Models and analyses derived from the dataset go first. The request
         that moves the document from `ready` to `deleting` (one atomic update)
         is the only one that deletes. Concurrent requests return without
-        doing anything, so the route answers them 204 as well. A failure
+        doing anything, so the route returns 204 to them as well. A failure
         while releasing dependents restores `ready`. A failure after that
         leaves the document hidden as `deleting`, and a retry finishes the
         job without asking the other services again.
